@@ -1,0 +1,227 @@
+"""What the rest of the program reads from the settings: the redacted config that check-config
+prints, the secrets the logger scrubs, and the warnings that are not errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from watcher.config import (
+    config_warnings,
+    load_settings,
+    redacted_config,
+    render_config_yaml,
+    secrets_of,
+)
+from watcher.redact import redact_text
+
+API_KEY = "df-key-0123456789abcdef"
+SLACK = ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ")
+MAIL_PASSWORD = "S3cret-Mail-Passw0rd"
+HEADER_TOKEN = "hdr-token-9f8e7d6c5b"
+HOOK_PATH_TOKEN = "8f3a9c2d1e7b"
+DISCORD_TOKEN = "abcdefTOKENabcdef1234567890"
+SUBSTITUTED = "opaquewebhooksecret"  # letters only: no heuristic would call it a token
+
+ALL_SECRETS = (
+    API_KEY,
+    *SLACK,
+    MAIL_PASSWORD,
+    HEADER_TOKEN,
+    HOOK_PATH_TOKEN,
+    DISCORD_TOKEN,
+    SUBSTITUTED,
+)
+
+CONFIG = f"""\
+dataframer:
+  base_url: http://127.0.0.1:8080
+  timeout: 2.5s
+poll:
+  interval: 90
+channels:
+  team: "slack://{SLACK[0]}/{SLACK[1]}/${{SLACK_C}}/#ml-runs"
+  oncall:
+    - "mailtos://alerts:{MAIL_PASSWORD}@smtp.example.com?to=oncall@example.com"
+    - "json://hooks.example.com/hooks/{HOOK_PATH_TOKEN}?+X-Token={HEADER_TOKEN}"
+  chat: "discord://1234567890/{DISCORD_TOKEN}"
+  hook: "json://hooks.example.com/${{HOOK_SECRET}}"
+routes:
+  - statuses: [FAILED, canceled]
+    channels: [oncall, team]
+  - channels: [team, chat, hook]
+    specs: ["nightly-*"]
+"""
+ENVIRON = {"SLACK_C": SLACK[2], "DATAFRAMER_API_KEY": API_KEY, "HOOK_SECRET": SUBSTITUTED}
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    """The sample config, written into tmp_path."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def test_redacted_config_hides_every_secret(config_path: Path) -> None:
+    """The effective config as data: durations formatted, key and channel secrets hidden."""
+    data = redacted_config(load_settings(config_path, environ=ENVIRON))
+    text = repr(data)
+    for secret in ALL_SECRETS:
+        assert secret not in text
+    assert data["dataframer"]["api_key"] == "***"
+    assert data["dataframer"]["timeout"] == "2.5s"
+    assert data["poll"]["interval"] == "1m30s"
+    assert data["state"]["retention"] == "30d"
+    assert data["delivery"]["horizon"] == "1d"
+    assert data["channels"]["team"][0].startswith("slack://T...2/A...D/T...Q/")
+    assert data["channels"]["oncall"][0].startswith("mailtos://alerts:****@smtp.example.com")
+    assert data["channels"]["oncall"][1] == "json://hooks.example.com/hooks/8f***?%2BX-Token=hd***"
+    assert data["channels"]["hook"] == ["json://hooks.example.com/***"]
+    assert data["routes"][0] == {"statuses": ["FAILED", "CANCELED"], "channels": ["oncall", "team"]}
+    assert data["routes"][1]["specs"] == ["nightly-*"]
+    assert data["routes"][1]["statuses"] == ["SUCCEEDED", "FAILED", "CANCELED"]
+
+
+def test_render_config_yaml_is_yaml_without_secrets(config_path: Path) -> None:
+    """check-config's output parses as YAML, in schema order, with no secret in it."""
+    text = render_config_yaml(load_settings(config_path, environ=ENVIRON))
+    for secret in ALL_SECRETS:
+        assert secret not in text
+    data = yaml.safe_load(text)
+    assert list(data) == [
+        "dataframer",
+        "poll",
+        "state",
+        "track",
+        "channels",
+        "routes",
+        "delivery",
+        "health",
+        "log",
+    ]
+    assert data["poll"]["interval"] == "1m30s"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "environ", "shown"),
+    [
+        ("", {"DATAFRAMER_API_KEY": API_KEY}, "***"),
+        (
+            "dataframer:\n  api_key_file: /run/secrets/df\n",
+            {},
+            "(from api_key_file /run/secrets/df)",
+        ),
+        ("", {}, "(not set)"),
+    ],
+)
+def test_api_key_display(
+    tmp_path: Path, yaml_text: str, environ: dict[str, str], shown: str
+) -> None:
+    """The key itself is never shown; where it comes from is."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    assert redacted_config(load_settings(path, environ=environ))["dataframer"]["api_key"] == shown
+
+
+def test_base_url_password_is_hidden(tmp_path: Path) -> None:
+    """A proxy URL with credentials shows the user but not the password."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text("dataframer:\n  base_url: https://me:proxy-pass-123@proxy.example.com/df\n")
+    settings = load_settings(path, environ={})
+    assert (
+        redacted_config(settings)["dataframer"]["base_url"] == "https://me:***@proxy.example.com/df"
+    )
+    assert "proxy-pass-123" in secrets_of(settings)
+
+
+def test_secrets_of_lists_every_secret(config_path: Path) -> None:
+    """The API key, channel tokens and passwords, and values substituted from ${VAR}."""
+    found = secrets_of(load_settings(config_path, environ=ENVIRON))
+    for secret in ALL_SECRETS:
+        assert secret in found
+    assert all(len(secret) >= 4 for secret in found)
+    assert found == sorted(found, key=lambda s: (-len(s), s))
+
+
+def test_secrets_of_scrub_a_log_line(config_path: Path) -> None:
+    """redact_text with secrets_of leaves no secret in any text, e.g. an exception message."""
+    settings = load_settings(config_path, environ=ENVIRON)
+    line = " | ".join(
+        [f"auth {API_KEY}", *(url for urls in settings.channels.values() for url in urls)]
+    )
+    scrubbed = redact_text(line, secrets_of(settings))
+    for secret in ALL_SECRETS:
+        assert secret not in scrubbed
+    assert "smtp.example.com" in scrubbed  # the rest stays readable
+
+
+def test_secrets_of_reads_the_key_file(tmp_path: Path) -> None:
+    """A key given through api_key_file is a secret too; a missing file is simply skipped."""
+    key_file = tmp_path / "key"
+    key_file.write_text("file-key-0123456789\n")
+    path = tmp_path / "watcher.yaml"
+    path.write_text(f"dataframer:\n  api_key_file: {key_file}\n")
+    assert secrets_of(load_settings(path, environ={})) == ["file-key-0123456789"]
+    key_file.unlink()
+    assert secrets_of(load_settings(path, environ={})) == []
+
+
+def test_public_substituted_values_are_not_secrets(tmp_path: Path) -> None:
+    """${HOST} or ${PORT} values are plainly public; scrubbing them would mangle logs."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text("channels:\n  hook: json://${HOST}:${PORT}/alerts\n")
+    settings = load_settings(path, environ={"HOST": "hooks.example.com", "PORT": "8080"})
+    assert secrets_of(settings) == []
+    assert redacted_config(settings)["channels"]["hook"] == ["json://hooks.example.com:8080/alerts"]
+
+
+def test_inline_api_key_warns(tmp_path: Path) -> None:
+    """A key written in the YAML works, with advice to move it out."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(f"dataframer:\n  api_key: {API_KEY}\n")
+    settings = load_settings(path, environ={})
+    warnings = config_warnings(settings)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"dataframer.api_key is written in {path}")
+    assert API_KEY not in warnings[0]
+    # The same key from the environment is not written in the file: no advice needed.
+    path.write_text("")
+    assert config_warnings(load_settings(path, environ={"DATAFRAMER_API_KEY": API_KEY})) == []
+
+
+def test_inline_key_overridden_by_the_environment_does_not_warn(tmp_path: Path) -> None:
+    """The warning is about the key in use, not any key in the file."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(f"dataframer:\n  api_key: {API_KEY}\n")
+    settings = load_settings(path, environ={"DATAFRAMER_API_KEY": "other-key-123456"})
+    assert config_warnings(settings) == []
+
+
+def test_key_and_key_file_warns(tmp_path: Path) -> None:
+    """api_key_file is ignored when api_key is set, and check-config says so."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text("dataframer:\n  api_key_file: /run/secrets/df\n")
+    settings = load_settings(path, environ={"DATAFRAMER_API_KEY": API_KEY})
+    assert config_warnings(settings) == [
+        "dataframer.api_key_file is ignored because dataframer.api_key is set"
+    ]
+
+
+def test_unrouted_channel_warns(tmp_path: Path) -> None:
+    """With routes, a channel no route names gets nothing: worth a warning."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(
+        "channels:\n  a: json://a.example.com\n  b: json://b.example.com\n"
+        "routes:\n  - channels: [a]\n"
+    )
+    assert config_warnings(load_settings(path, environ={})) == [
+        "channel 'b' is named by no route and receives no alerts"
+    ]
+
+
+def test_clean_config_has_no_warnings(config_path: Path) -> None:
+    """The sample config (key in the environment, every channel routed) is clean."""
+    assert config_warnings(load_settings(config_path, environ=ENVIRON)) == []

@@ -1,0 +1,767 @@
+"""fetch: the API client's parsing and error translation, and what one tick's observe reads.
+
+Every request goes to an `httpx.MockTransport` with a hand-written handler: no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
+
+from watcher.errors import (
+    ApiError,
+    BadResponse,
+    NotFound,
+    RateLimited,
+    TransientApiError,
+    Unauthorized,
+)
+from watcher.events import Snapshot, Source
+from watcher.fetch import (
+    LIST_THRESHOLD,
+    RUNS_PATH,
+    DataframerClient,
+    enrich,
+    observe,
+    parse_retry_after,
+)
+from watcher.models import Run
+
+BASE = "http://df.test"
+API_KEY = "sk-live-0123456789abcdef"
+RUN_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+)
+
+
+def client_for(
+    handler: Handler, base_url: str = BASE, max_concurrency: int = 8
+) -> DataframerClient:
+    """A client whose every request goes to `handler`."""
+    return DataframerClient(
+        base_url, API_KEY, transport=httpx.MockTransport(handler), max_concurrency=max_concurrency
+    )
+
+
+def answer(
+    status: int = 200, body: object = None, headers: dict[str, str] | None = None
+) -> Handler:
+    """A handler that answers every request the same way (JSON body unless bytes)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, bytes):
+            return httpx.Response(status, content=body, headers=headers)
+        return httpx.Response(status, json=body, headers=headers)
+
+    return handler
+
+
+def api_run(
+    run_id: str = RUN_ID, status: object = "PROCESSING", **fields: object
+) -> dict[str, Any]:
+    """A run as the API's JSON carries it, every documented field present (nulls included)."""
+    data: dict[str, object] = {
+        "id": run_id,
+        "status": status,
+        "spec_id": "spec-1",
+        "spec_name": "invoice-extraction",
+        "spec_version": 3,
+        "dataset_id": None,
+        "dataset_name": None,
+        "dataset_type": "SINGLE_FILE",
+        "samples_completed": 10,
+        "samples_failed": 0,
+        "total_cost": None,
+        "created_at": "2025-03-01T10:00:00Z",
+        "created_by_email": "ada@example.com",
+        "completed_at": None,
+    }
+    data.update(fields)
+    return data
+
+
+class FakeApi:
+    """A hand-written runs API: a list, detail reads, per-run error codes, and a request log."""
+
+    def __init__(
+        self,
+        listed: list[dict[str, Any]] | None = None,
+        details: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.listed = listed if listed is not None else []
+        self.details = details if details is not None else {r["id"]: r for r in self.listed}
+        self.codes: dict[str, int] = {}  # run id (or "list") -> forced HTTP status
+        self.requests: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.requests.append(path)
+        if path == RUNS_PATH:
+            if "list" in self.codes:
+                return httpx.Response(self.codes["list"], json={"detail": "nope"})
+            return httpx.Response(200, json=self.listed)
+        run_id = path.removeprefix(RUNS_PATH).removesuffix("/")
+        if run_id in self.codes:
+            return httpx.Response(self.codes[run_id], json={"detail": "nope"})
+        if run_id not in self.details:
+            return httpx.Response(404, json={"detail": "Not found."})
+        return httpx.Response(200, json=self.details[run_id])
+
+    @property
+    def detail_reads(self) -> list[str]:
+        """The run ids read one by one, in request order."""
+        return [
+            p.removeprefix(RUNS_PATH).removesuffix("/") for p in self.requests if p != RUNS_PATH
+        ]
+
+    @property
+    def list_reads(self) -> int:
+        """How many list requests were made."""
+        return self.requests.count(RUNS_PATH)
+
+
+def snapshot(
+    run_id: str,
+    status: str | None = "PROCESSING",
+    *,
+    source: Source = Source.EXPLICIT,
+    gone: bool = False,
+    muted: bool = False,
+) -> Snapshot:
+    """A stored snapshot of a watched run."""
+    return Snapshot(run_id=run_id, source=source, status=status, gone=gone, muted=muted)
+
+
+def state(*snapshots: Snapshot) -> dict[str, Snapshot]:
+    """The store's mapping of run id to snapshot."""
+    return {s.run_id: s for s in snapshots}
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+async def test_list_runs_parses_known_unknown_and_null_fields() -> None:
+    """The list is parsed: nulls stay None, unknown statuses stay strings, extra fields are kept."""
+    body = [
+        api_run("r1", "SUCCEEDED", total_cost=12.5, completed_at="2025-03-01T11:00:00Z"),
+        api_run("r2", "PAUSED", priority="high", queue={"position": 3}),
+        {"id": "r3"},
+    ]
+    async with client_for(answer(200, body)) as client:
+        runs = await client.list_runs()
+    assert [r.id for r in runs] == ["r1", "r2", "r3"]
+    assert runs[0].status == "SUCCEEDED"
+    assert runs[0].terminal
+    assert runs[0].total_cost == 12.5
+    assert runs[0].completed_at == datetime(2025, 3, 1, 11, tzinfo=UTC)
+    assert runs[0].dataset_id is None
+    assert runs[0].generated_files is None
+    assert runs[1].status == "PAUSED"
+    assert not runs[1].terminal
+    assert runs[1].model_extra == {"priority": "high", "queue": {"position": 3}}
+    assert runs[1].to_json_dict()["priority"] == "high"
+    assert runs[2] == Run(id="r3")
+
+
+async def test_list_runs_empty() -> None:
+    """An empty list is a valid answer: no runs."""
+    async with client_for(answer(200, [])) as client:
+        assert await client.list_runs() == []
+
+
+async def test_get_run_parses_detail_with_files_and_params() -> None:
+    """A detail read carries runtime_params and generated_files, extra fields included."""
+    detail = api_run(
+        status="SUCCEEDED",
+        runtime_params={"number_of_samples": 100, "tools": ["web"]},
+        generated_files=[
+            {"id": "f1", "path": "out/a.jsonl", "file_type": "jsonl", "size_bytes": 2048, "x": 1}
+        ],
+    )
+    api = FakeApi(details={RUN_ID: detail})
+    async with client_for(api) as client:
+        run = await client.get_run(RUN_ID)
+    assert api.requests == [f"{RUNS_PATH}{RUN_ID}/"]
+    assert run.runtime_params == {"number_of_samples": 100, "tools": ["web"]}
+    assert run.generated_files is not None
+    (file,) = run.generated_files
+    assert (file.path, file.file_type, file.size_bytes) == ("out/a.jsonl", "jsonl", 2048)
+    assert file.model_extra == {"x": 1}
+
+
+async def test_get_run_escapes_the_id_in_the_path() -> None:
+    """A run id with reserved characters is percent-encoded into one path segment."""
+    seen: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path)
+        return httpx.Response(200, json=api_run("a/b?c"))
+
+    async with client_for(handler) as client:
+        assert (await client.get_run("a/b?c")).id == "a/b?c"
+    assert seen == [b"/api/dataframer/runs/a%2Fb%3Fc/"]
+
+
+async def test_requests_carry_the_key_and_identify_the_watcher() -> None:
+    """Every request sends 'Authorization: Bearer <key>', asks for JSON and names the client."""
+    headers: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers.append(request.headers)
+        if request.url.path == RUNS_PATH:
+            return httpx.Response(200, json=[])
+        return httpx.Response(200, json=api_run())
+
+    async with client_for(handler) as client:
+        await client.list_runs()
+        await client.get_run(RUN_ID)
+    assert len(headers) == 2
+    for sent in headers:
+        assert sent["Authorization"] == f"Bearer {API_KEY}"
+        assert sent["Accept"] == "application/json"
+        assert sent["User-Agent"].startswith("dataframer-watcher/")
+
+
+async def test_base_url_with_a_path_prefix_and_trailing_slash() -> None:
+    """A base URL behind a path prefix keeps the prefix; a trailing slash is not doubled."""
+    urls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        urls.append(str(request.url))
+        return httpx.Response(200, json=[])
+
+    async with client_for(handler, base_url="http://proxy.test/df/") as client:
+        await client.list_runs()
+    assert urls == ["http://proxy.test/df/api/dataframer/runs/"]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [401, 403])
+@pytest.mark.parametrize("detail", [False, True])
+async def test_rejected_key_is_unauthorized_naming_the_url_not_the_key(
+    code: int, detail: bool
+) -> None:
+    """401/403 raise Unauthorized, not retryable, naming the base URL and never the key."""
+    async with client_for(answer(code, {"detail": "Invalid token."})) as client:
+        with pytest.raises(Unauthorized) as caught:
+            await (client.get_run(RUN_ID) if detail else client.list_runs())
+    error = caught.value
+    assert error.status_code == code
+    assert not error.retryable
+    assert BASE in str(error)
+    assert API_KEY not in str(error)
+    assert API_KEY[-8:] not in repr(error)
+
+
+async def test_unauthorized_names_a_base_url_containing_api() -> None:
+    """The Unauthorized message names the configured base URL even when it contains /api/."""
+    base = "http://gateway.test/api/v2"
+    async with client_for(answer(401, {}), base_url=base) as client:
+        with pytest.raises(Unauthorized, match=base):
+            await client.list_runs()
+
+
+@pytest.mark.parametrize("detail", [False, True])
+async def test_not_found(detail: bool) -> None:
+    """404 raises NotFound, not retryable."""
+    async with client_for(answer(404, {"detail": "Not found."})) as client:
+        with pytest.raises(NotFound) as caught:
+            await (client.get_run(RUN_ID) if detail else client.list_runs())
+    assert caught.value.status_code == 404
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), ("0", 0.0), ("2.5", 2.5), ("garbage", None), (None, None)],
+)
+async def test_rate_limited_carries_retry_after_seconds(
+    header: str | None, expected: float | None
+) -> None:
+    """429 raises RateLimited with Retry-After in seconds (None when absent or unreadable)."""
+    headers = {} if header is None else {"Retry-After": header}
+    async with client_for(answer(429, {}, headers=headers)) as client:
+        with pytest.raises(RateLimited) as caught:
+            await client.list_runs()
+    assert caught.value.retry_after == expected
+    assert caught.value.status_code == 429
+    assert caught.value.retryable
+
+
+async def test_rate_limited_with_an_http_date() -> None:
+    """A Retry-After HTTP date becomes the seconds until then; a past date becomes 0."""
+    soon = email.utils.format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    results: list[float | None] = []
+    for header in (soon, past):
+        async with client_for(answer(429, {}, headers={"Retry-After": header})) as client:
+            with pytest.raises(RateLimited) as caught:
+                await client.get_run(RUN_ID)
+        results.append(caught.value.retry_after)
+    assert results[0] is not None
+    assert 3000 < results[0] <= 3600
+    assert results[1] == 0.0
+
+
+@pytest.mark.parametrize("code", [408, 409, 425, 500, 502, 503, 504, 599])
+async def test_retryable_codes_are_transient(code: int) -> None:
+    """408, 409 and 5xx raise TransientApiError, retryable, with the status code."""
+    async with client_for(answer(code, b"<html>oops</html>")) as client:
+        with pytest.raises(TransientApiError) as caught:
+            await client.list_runs()
+    assert caught.value.status_code == code
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize("code", [301, 302, 400, 418, 422])
+async def test_unexpected_codes_are_bad_responses(code: int) -> None:
+    """Any other non-2xx answer (418, a redirect, which is not followed) is a BadResponse."""
+    headers = {"Location": "http://elsewhere.test/"} if 300 <= code < 400 else {}
+    async with client_for(answer(code, {}, headers=headers)) as client:
+        with pytest.raises(BadResponse) as caught:
+            await client.list_runs()
+    assert caught.value.status_code == code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!doctype html><html><body>Bad gateway</body></html>",
+        b'[{"id": "r1", "status": "PROCE',
+        b"",
+        b"null",
+        json.dumps({"results": [api_run()]}).encode(),
+        json.dumps([api_run(status=12345678)]).encode(),
+        json.dumps([api_run(samples_completed="many")]).encode(),
+        json.dumps([{"status": "PENDING"}]).encode(),
+        json.dumps([api_run(), "not a run"]).encode(),
+    ],
+    ids=[
+        "html",
+        "truncated",
+        "empty",
+        "null",
+        "object-not-list",
+        "status-number",
+        "count-text",
+        "no-id",
+        "not-an-object",
+    ],
+)
+async def test_malformed_list_is_a_bad_response(body: bytes) -> None:
+    """A 200 list that is not a JSON array of runs is a BadResponse that does not echo the body.
+
+    (Strict mode, as for the discovery baseline: even one bad item fails the read.)
+    """
+    async with client_for(answer(200, body)) as client:
+        with pytest.raises(BadResponse) as caught:
+            await client.list_runs(strict=True)
+    message = str(caught.value)
+    assert BASE in message
+    assert "12345678" not in message
+    assert "<html>" not in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html></html>",
+        b'{"id": "' + RUN_ID.encode(),
+        json.dumps([api_run()]).encode(),
+        json.dumps(api_run(status=3)).encode(),
+        json.dumps(api_run(generated_files={"path": "x"})).encode(),
+    ],
+    ids=["html", "truncated", "list-not-object", "status-number", "files-not-list"],
+)
+async def test_malformed_detail_is_a_bad_response(body: bytes) -> None:
+    """A 200 detail read that is not one run object is a BadResponse naming the run."""
+    async with client_for(answer(200, body)) as client:
+        with pytest.raises(BadResponse, match=RUN_ID):
+            await client.get_run(RUN_ID)
+
+
+async def test_detail_for_another_run_is_a_bad_response() -> None:
+    """A detail answer whose id is not the one asked for is a BadResponse naming both."""
+    async with client_for(answer(200, api_run("someone-else"))) as client:
+        with pytest.raises(BadResponse) as caught:
+            await client.get_run(RUN_ID)
+    assert RUN_ID in str(caught.value)
+    assert "someone-else" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (httpx.ConnectError, "failed: ConnectError"),
+        (httpx.ReadTimeout, "timed out"),
+        (httpx.ConnectTimeout, "timed out"),
+        (httpx.RemoteProtocolError, "failed: RemoteProtocolError"),
+        (httpx.ReadError, "failed: ReadError"),
+    ],
+)
+async def test_transport_failures_are_transient(
+    error: type[httpx.TransportError], words: str
+) -> None:
+    """Connection errors and timeouts become TransientApiError, chained to the httpx error."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error("boom", request=request)
+
+    async with client_for(handler) as client:
+        with pytest.raises(TransientApiError, match=words) as caught:
+            await client.get_run(RUN_ID)
+        assert client.requests == 1
+    assert isinstance(caught.value.__cause__, error)
+    assert caught.value.retryable
+
+
+async def test_request_counter_counts_failures_too() -> None:
+    """client.requests counts every request, answered or failed."""
+    api = FakeApi(listed=[api_run("r1")])
+    api.codes["r2"] = 500
+    async with client_for(api) as client:
+        await client.list_runs()
+        await client.get_run("r1")
+        with pytest.raises(TransientApiError):
+            await client.get_run("r2")
+        assert client.requests == 3
+        assert len(client.request_seconds) == 3
+
+
+async def test_concurrency_is_bounded() -> None:
+    """No more than max_concurrency requests are in flight at once."""
+    in_flight = 0
+    peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        in_flight -= 1
+        run_id = request.url.path.removeprefix(RUNS_PATH).removesuffix("/")
+        return httpx.Response(200, json=api_run(run_id))
+
+    async with client_for(handler, max_concurrency=2) as client:
+        runs = await asyncio.gather(*(client.get_run(f"r{i}") for i in range(8)))
+    assert [r.id for r in runs] == [f"r{i}" for i in range(8)]
+    assert peak == 2
+
+
+# --- observe ----------------------------------------------------------------------------------
+
+
+async def test_observe_reads_few_explicit_runs_one_by_one() -> None:
+    """A few explicit active runs are read in detail; finished, gone and muted ones are not."""
+    api = FakeApi(details={i: api_run(i) for i in ["a", "b", "c", "done", "gone", "muted"]})
+    snapshots = state(
+        snapshot("a", None),
+        snapshot("b", "PENDING"),
+        snapshot("c", "PAUSED"),
+        snapshot("done", "SUCCEEDED"),
+        snapshot("gone", "PROCESSING", gone=True),
+        snapshot("muted", "PROCESSING", muted=True),
+    )
+    async with client_for(api) as client:
+        report = await observe(client, snapshots, track_all=False, baseline=True)
+    assert api.list_reads == 0
+    assert sorted(api.detail_reads) == ["a", "b", "c"]
+    assert sorted(r.id for r in report.observation.runs) == ["a", "b", "c"]
+    assert report.observation.missing == frozenset()
+    assert report.observation.baseline is False  # baseline only applies to discovery
+    assert report.requests == 3
+    assert report.run_errors == {}
+
+
+async def test_observe_with_nothing_to_watch_makes_no_request() -> None:
+    """Without active explicit runs and without track_all, observe asks the API nothing."""
+    api = FakeApi()
+    async with client_for(api) as client:
+        report = await observe(
+            client, state(snapshot("x", "FAILED")), track_all=False, baseline=False
+        )
+    assert api.requests == []
+    assert report.observation.runs == ()
+    assert report.requests == 0
+
+
+async def test_observe_at_the_threshold_still_reads_one_by_one() -> None:
+    """Exactly LIST_THRESHOLD explicit runs are still read one by one."""
+    ids = [f"r{i:02}" for i in range(LIST_THRESHOLD)]
+    api = FakeApi(listed=[api_run(i) for i in ids])
+    async with client_for(api) as client:
+        report = await observe(client, state(*map(snapshot, ids)), track_all=False, baseline=False)
+    assert api.list_reads == 0
+    assert sorted(api.detail_reads) == ids
+    assert len(report.observation.runs) == LIST_THRESHOLD
+
+
+async def test_observe_many_explicit_runs_uses_one_list_request() -> None:
+    """Above LIST_THRESHOLD runs: one list read, tracked runs absent from it read (404: missing)."""
+    ids = [f"r{i:02}" for i in range(LIST_THRESHOLD + 3)]
+    listed = [api_run(i) for i in ids[:-2]] + [api_run("stranger", "SUCCEEDED")]
+    api = FakeApi(listed=listed, details={ids[-2]: api_run(ids[-2], "CANCELED")})
+    async with client_for(api) as client:
+        report = await observe(client, state(*map(snapshot, ids)), track_all=False, baseline=True)
+    assert api.list_reads == 1
+    assert sorted(api.detail_reads) == ids[-2:]
+    observed = sorted(r.id for r in report.observation.runs)
+    assert observed == ids[:-1]
+    assert "stranger" not in observed
+    assert report.observation.missing == frozenset({ids[-1]})
+    assert report.observation.baseline is False
+    assert report.requests == 3
+
+
+async def test_observe_track_all_reads_the_list_and_confirms_absent_runs() -> None:
+    """track_all reads the list; active runs absent from it are confirmed one by one (404: gone)."""
+    api = FakeApi(
+        listed=[api_run("new", "SUCCEEDED"), api_run("known", "PROCESSING")],
+        details={"moved": api_run("moved", "FAILED")},
+    )
+    snapshots = state(
+        snapshot("known", "PENDING", source=Source.DISCOVERED),
+        snapshot("moved", "PROCESSING", source=Source.DISCOVERED),
+        snapshot("deleted", "PROCESSING", source=Source.DISCOVERED),
+        snapshot("explicit-deleted", None),
+        snapshot("finished", "SUCCEEDED", source=Source.DISCOVERED),
+        snapshot("already-gone", "PENDING", gone=True),
+    )
+    async with client_for(api) as client:
+        report = await observe(client, snapshots, track_all=True, baseline=True)
+    assert api.list_reads == 1
+    assert sorted(api.detail_reads) == ["deleted", "explicit-deleted", "moved"]
+    assert [r.id for r in report.observation.runs] == ["new", "known", "moved"]
+    assert report.observation.missing == frozenset({"deleted", "explicit-deleted"})
+    assert report.observation.baseline is True
+    assert report.requests == 4
+
+
+async def test_observe_empty_list_never_invents_missing_runs() -> None:
+    """A list that comes back empty marks nothing missing unless the detail read says 404."""
+    api = FakeApi(listed=[], details={"a": api_run("a"), "b": api_run("b", "SUCCEEDED")})
+    api.codes["c"] = 503
+    snapshots = state(
+        snapshot("a", source=Source.DISCOVERED),
+        snapshot("b", source=Source.DISCOVERED),
+        snapshot("c", source=Source.DISCOVERED),
+    )
+    async with client_for(api) as client:
+        report = await observe(client, snapshots, track_all=True, baseline=False)
+    assert report.observation.missing == frozenset()
+    assert sorted(r.id for r in report.observation.runs) == ["a", "b"]
+    assert set(report.run_errors) == {"c"}
+    assert isinstance(report.run_errors["c"], TransientApiError)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [(500, TransientApiError), (429, RateLimited), (418, BadResponse)],
+)
+async def test_observe_contains_an_error_on_one_run(code: int, error: type[ApiError]) -> None:
+    """A failed read of one run is reported in run_errors; the other runs are still observed."""
+    api = FakeApi(details={i: api_run(i) for i in ["a", "b", "c"]})
+    api.codes["b"] = code
+    async with client_for(api) as client:
+        report = await observe(
+            client, state(*map(snapshot, ["a", "b", "c"])), track_all=False, baseline=False
+        )
+    assert sorted(r.id for r in report.observation.runs) == ["a", "c"]
+    assert list(report.run_errors) == ["b"]
+    assert isinstance(report.run_errors["b"], error)
+    assert report.observation.missing == frozenset()
+
+
+async def test_observe_contains_a_malformed_run() -> None:
+    """A detail read with a malformed body is a contained BadResponse, not a failed tick."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/bad/"):
+            return httpx.Response(200, content=b"<html>")
+        return httpx.Response(200, json=api_run("good"))
+
+    async with client_for(handler) as client:
+        report = await observe(
+            client, state(snapshot("good"), snapshot("bad")), track_all=False, baseline=False
+        )
+    assert [r.id for r in report.observation.runs] == ["good"]
+    assert isinstance(report.run_errors["bad"], BadResponse)
+
+
+@pytest.mark.parametrize("code", [401, 403])
+async def test_observe_raises_unauthorized_on_a_run(code: int) -> None:
+    """A rejected key on any single run fails the whole tick: it will not fix itself."""
+    api = FakeApi(details={i: api_run(i) for i in ["a", "b"]})
+    api.codes["b"] = code
+    async with client_for(api) as client:
+        with pytest.raises(Unauthorized):
+            await observe(
+                client, state(snapshot("a"), snapshot("b")), track_all=False, baseline=False
+            )
+
+
+@pytest.mark.parametrize(("code", "error"), [(500, TransientApiError), (401, Unauthorized)])
+async def test_observe_raises_when_the_list_fails(code: int, error: type[ApiError]) -> None:
+    """A failed list read fails the tick (nothing is marked missing, no detail reads)."""
+    api = FakeApi(details={"a": api_run("a")})
+    api.codes["list"] = code
+    async with client_for(api) as client:
+        with pytest.raises(error):
+            await observe(
+                client,
+                state(snapshot("a", source=Source.DISCOVERED)),
+                track_all=True,
+                baseline=False,
+            )
+    assert api.detail_reads == []
+
+
+# --- enrich -----------------------------------------------------------------------------------
+
+
+async def test_enrich_reads_only_runs_without_files_and_swallows_failures() -> None:
+    """enrich reads runs lacking generated_files, returns those it got, logs the failures."""
+    api = FakeApi(
+        details={
+            "plain": api_run("plain", "SUCCEEDED", generated_files=[{"path": "out.jsonl"}]),
+            "has-files": api_run("has-files", "SUCCEEDED", generated_files=[]),
+        }
+    )
+    api.codes["broken"] = 502
+    api.codes["forbidden"] = 403
+    runs = [
+        Run(id="plain", status="SUCCEEDED"),
+        Run.model_validate({"id": "has-files", "status": "FAILED", "generated_files": []}),
+        Run(id="broken", status="FAILED"),
+        Run(id="forbidden", status="CANCELED"),
+        Run(id="deleted", status="CANCELED"),
+    ]
+    async with client_for(api) as client:
+        with capture_logs() as logs:
+            detailed = await enrich(client, runs)
+    assert sorted(api.detail_reads) == ["broken", "deleted", "forbidden", "plain"]
+    assert list(detailed) == ["plain"]
+    assert detailed["plain"].generated_files is not None
+    assert detailed["plain"].generated_files[0].path == "out.jsonl"
+    failed = sorted(entry["run_id"] for entry in logs if entry["event"] == "enrich_failed")
+    assert failed == ["broken", "deleted", "forbidden"]
+    assert all(
+        entry["log_level"] == "warning" for entry in logs if entry["event"] == "enrich_failed"
+    )
+
+
+async def test_enrich_with_nothing_to_read() -> None:
+    """enrich of no runs (or runs that all have files) makes no request."""
+    api = FakeApi()
+    async with client_for(api) as client:
+        assert await enrich(client, []) == {}
+        assert await enrich(client, [Run(id="x", generated_files=[])]) == {}
+    assert api.requests == []
+
+
+# --- Retry-After ------------------------------------------------------------------------------
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("Sat, 01 Mar 2025 12:01:30 GMT", 90.0),
+        ("Sat, 01 Mar 2025 12:00:00 GMT", 0.0),
+        ("Sat, 01 Mar 2025 11:00:00 GMT", 0.0),
+        ("Sat, 01 Mar 2025 12:00:10 +0000", 10.0),
+        ("Sat, 01 Mar 2025 13:00:10 +0100", 10.0),
+        ("Sat, 01 Mar 2025 12:00:10", 10.0),  # no zone: read as UTC
+        ("", None),
+        (None, None),
+        ("   ", None),
+        ("soon", None),
+        ("12 seconds", None),
+        ("0x10", None),
+        ("Mon, 99 Foo 2025", None),
+    ],
+)
+def test_parse_retry_after_examples(value: str | None, expected: float | None) -> None:
+    """Retry-After as delta-seconds or an HTTP date gives seconds from now; garbage gives None."""
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(max_size=40), st.floats(min_value=0, max_value=4e9))
+def test_parse_retry_after_never_fails_nor_goes_negative(value: str, now: float) -> None:
+    """Any header value gives None or a non-negative number of seconds, never an exception."""
+    result = parse_retry_after(value, now=now)
+    assert result is None or result >= 0
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.text(alphabet="bcdfghjklmpqrsvwxz!?#%&*()[]{}<>/\\|;:'\"", min_size=1, max_size=30))
+def test_parse_retry_after_garbage_is_none(value: str) -> None:
+    """A header with no digits and no date in it is ignored (None)."""
+    assert parse_retry_after(value, now=NOW) is None
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.integers(min_value=0, max_value=10**7))
+def test_parse_retry_after_seconds_roundtrip(seconds: int) -> None:
+    """Any delta-seconds value is read back as that many seconds."""
+    assert parse_retry_after(str(seconds), now=NOW) == seconds
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.integers(min_value=0, max_value=10**7))
+def test_parse_retry_after_http_date_roundtrip(seconds: int) -> None:
+    """An HTTP date `seconds` after now is read back as that many seconds."""
+    header = email.utils.formatdate(NOW + seconds, usegmt=True)
+    assert parse_retry_after(header, now=NOW) == seconds
+
+
+@pytest.mark.parametrize("value", ["inf", "Infinity", "1e999"])
+def test_parse_retry_after_rejects_infinity(value: str) -> None:
+    """A non-finite Retry-After is garbage, hence None."""
+    assert parse_retry_after(value, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [api_run(status=12345678), api_run(samples_completed="many"), {"status": "PENDING"}, "x"],
+    ids=["status-number", "count-text", "no-id", "not-an-object"],
+)
+async def test_bad_items_are_skipped_outside_the_baseline(bad: object) -> None:
+    """Outside the baseline one malformed item sits the tick out; the good runs still arrive."""
+    good = api_run()
+    async with client_for(answer(200, [bad, good])) as client:
+        runs = await client.list_runs()
+    assert [run.id for run in runs] == [good["id"]]
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>oops</html>", b'[{"id": "r1", "status": "PROCE', b"null", b'{"a": 1}']
+)
+async def test_a_list_that_is_no_list_fails_even_outside_the_baseline(body: bytes) -> None:
+    """Only item-level damage is salvaged: a body that is not a JSON array fails the read."""
+    async with client_for(answer(200, body)) as client:
+        with pytest.raises(BadResponse):
+            await client.list_runs()

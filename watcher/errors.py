@@ -1,0 +1,69 @@
+"""The watcher's one error hierarchy; lower-level exceptions are translated at each boundary.
+
+WatcherError
+├── ConfigError              (watcher.config) bad configuration: exit 2
+├── StateError               the state file is unusable: exit 1
+│   └── StateLocked          another daemon holds the state file
+└── ApiError                 anything the Dataframer API did wrong
+    ├── Unauthorized         401/403: the key is wrong
+    ├── NotFound             404: the run is gone
+    ├── RateLimited          429, carries retry_after
+    ├── TransientApiError    timeouts, connection errors, 408/409/5xx
+    └── BadResponse          a 2xx body we cannot parse, or an unexpected status
+"""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Base of every error the watcher raises on purpose; its str() is one clear line."""
+
+
+class StateError(WatcherError):
+    """The state file cannot be opened, read or written."""
+
+
+class StateLocked(StateError):
+    """Another watcher process holds the exclusive lock on the state file."""
+
+
+class ApiError(WatcherError):
+    """The Dataframer API did not answer usefully."""
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Unauthorized(ApiError):
+    """The API rejected the key (401/403)."""
+
+    retryable = False
+
+
+class NotFound(ApiError):
+    """The run does not exist (404)."""
+
+    retryable = False
+
+
+class RateLimited(ApiError):
+    """The API asked us to slow down (429); retry_after is in seconds when it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None, status_code: int = 429) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class TransientApiError(ApiError):
+    """A timeout, a dropped connection or a 408/409/5xx: try again later."""
+
+
+class BadResponse(ApiError):
+    """A body that is not what the API promises (HTML, truncated JSON, wrong types)."""
+
+
+class UsageError(WatcherError):
+    """The command line asked for something that cannot be (exit 2)."""

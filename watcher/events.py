@@ -1,0 +1,141 @@
+"""The values that flow through the pipeline: snapshots in, events and notifications out.
+
+fetch -> detect -> route -> record -> deliver -> ack; every stage speaks these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from watcher.models import Run
+
+
+class Source(StrEnum):
+    """How a run came to be watched."""
+
+    EXPLICIT = "explicit"  # named by `track` or track.runs
+    DISCOVERED = "discovered"  # found through the list endpoint (track.all)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the watcher last knew of one run; the row `detect` compares an observation against."""
+
+    run_id: str
+    source: Source
+    status: str | None  # None: tracked but not observed yet
+    status_since: datetime | None = None
+    first_seen: datetime | None = None
+    last_polled: datetime | None = None
+    gone: bool = False
+    muted: bool = False  # untracked by hand: kept so discovery does not announce it again
+    run: Run | None = None
+
+    @property
+    def awaiting_first_look(self) -> bool:
+        """Tracked by id and never observed: its first observation may be an alert."""
+        return self.status is None and not self.gone and not self.muted
+
+
+class EventKind(StrEnum):
+    """What happened to a run between two observations."""
+
+    FIRST_SEEN = "first_seen"  # first observation of a run (from no status to one)
+    TRANSITION = "transition"  # the status changed
+    GONE = "gone"  # the API answered 404 for it: deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change detect found; `alert` marks the terminal ones people are told about."""
+
+    run_id: str
+    kind: EventKind
+    from_status: str | None
+    to_status: str | None
+    at: datetime
+    alert: bool
+    run: Run | None = None
+    # When the previous status began, so an alert can say how long the run took.
+    previous_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one tick's fetch saw.
+
+    `runs` are the runs the API returned; `missing` the ids it confirmed gone (404);
+    `baseline` is True on the first discovery pass, whose new runs are recorded silently.
+    """
+
+    runs: tuple[Run, ...]
+    missing: frozenset[str] = frozenset()
+    baseline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """detect's output: the snapshots to write and the events to record."""
+
+    snapshots: tuple[Snapshot, ...]
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """route's output: deliver this alert event (by index into the tick's events) to a channel."""
+
+    event_index: int
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One message to one channel covering one or more alert events (indexes into events)."""
+
+    channel: str
+    event_indexes: tuple[int, ...]
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecord:
+    """Everything one tick writes, in ONE transaction (the transactional outbox)."""
+
+    at: datetime
+    snapshots: tuple[Snapshot, ...]
+    events: tuple[Event, ...]
+    notifications: tuple[Notification, ...]
+    baseline_done: bool = False  # set the "discovery baseline taken" flag
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A pending notification for one channel, as the outbox holds it."""
+
+    id: int
+    channel: str
+    title: str
+    body: str
+    created_at: datetime
+    attempts: int = 0
+    first_attempt_at: datetime | None = None
+    # Indexes of the channel's URLs that already accepted this message: a retry skips them.
+    done_urls: frozenset[int] = field(default_factory=frozenset)
+    run_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The outcome of one try at sending a delivery, as `deliver` reports it to the outbox."""
+
+    delivery_id: int
+    at: datetime
+    ok: bool
+    reason: str | None  # redacted failure reason, None on success
+    done_urls: frozenset[int]  # URLs of the channel that have accepted the message so far
+    next_attempt_at: datetime | None  # when to retry; None when sent or dead
+    dead: bool = False

@@ -1,0 +1,298 @@
+"""fetch: the Dataframer API client, and the stage that turns a tick's requests into an Observation.
+
+httpx and pydantic errors never leave this module: they become watcher.errors.ApiError subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+from urllib.parse import quote
+
+import httpx
+import pydantic
+import structlog
+
+from watcher import __version__
+from watcher.errors import (
+    ApiError,
+    BadResponse,
+    NotFound,
+    RateLimited,
+    TransientApiError,
+    Unauthorized,
+)
+from watcher.events import Observation, Snapshot, Source
+from watcher.models import RUN, RUN_LIST, Run, is_terminal
+
+log = structlog.get_logger("watcher.fetch")
+
+RUNS_PATH = "/api/dataframer/runs/"
+# Above this many active explicit runs, one list request is cheaper than one request per run.
+LIST_THRESHOLD = 10
+_RETRYABLE = {408, 409, 425, 500, 502, 503, 504}
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+class DataframerClient:
+    """The runs API over httpx, with bounded concurrency and typed errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        max_concurrency: int = 8,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"dataframer-watcher/{__version__}",
+            },
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_concurrency),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.requests = 0
+        self.request_seconds: list[float] = []  # drained by the metrics observer, if any
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def list_runs(self, *, strict: bool = False) -> list[Run]:
+        """Every generation run of the company, newest first (one request).
+
+        A malformed item is skipped (logged) so one bad run cannot stall the others; with
+        `strict` (the discovery baseline, which must see every run) it fails the whole read.
+        """
+        content = await self._get(RUNS_PATH)
+        try:
+            return RUN_LIST.validate_json(content)
+        except pydantic.ValidationError as exc:
+            return self._salvage(content, exc, strict=strict)
+
+    def _salvage(
+        self, content: bytes, error: pydantic.ValidationError, *, strict: bool
+    ) -> list[Run]:
+        """The well-formed runs of a list with bad items; a body that is no JSON list fails."""
+        try:
+            items = json.loads(content)
+        except ValueError:
+            items = None
+        if strict or not isinstance(items, list):
+            raise BadResponse(
+                f"the run list from {self.base_url} is malformed: {_first(error)}"
+            ) from error
+        runs: list[Run] = []
+        for item in items:
+            try:
+                runs.append(RUN.validate_python(item))
+            except pydantic.ValidationError as exc:
+                run_id = item.get("id") if isinstance(item, dict) else None
+                log.warning("malformed_run_skipped", run_id=str(run_id), error=_first(exc))
+        return runs
+
+    async def get_run(self, run_id: str) -> Run:
+        """One run in detail (with generated files)."""
+        content = await self._get(f"{RUNS_PATH}{quote(run_id, safe='')}/")
+        try:
+            run = RUN.validate_json(content)
+        except pydantic.ValidationError as exc:
+            raise BadResponse(
+                f"run {run_id} from {self.base_url} is malformed: {_first(exc)}"
+            ) from exc
+        if run.id != run_id:
+            raise BadResponse(f"asked {self.base_url} for run {run_id} and got run {run.id}")
+        return run
+
+    async def _get(self, path: str) -> bytes:
+        where = f"{self.base_url}{path}"
+        async with self._semaphore:
+            started = time.perf_counter()
+            try:
+                response = await self._http.get(path)
+                content = await response.aread()
+            except httpx.TimeoutException as exc:
+                raise TransientApiError(f"GET {where} timed out") from exc
+            except httpx.HTTPError as exc:
+                raise TransientApiError(f"GET {where} failed: {type(exc).__name__}") from exc
+            finally:
+                self.requests += 1
+                self.request_seconds.append(time.perf_counter() - started)
+        return _check(response, content, where, self.base_url)
+
+
+def _check(response: httpx.Response, content: bytes, where: str, base_url: str) -> bytes:
+    code = response.status_code
+    if 200 <= code < 300:
+        return content
+    if code in (401, 403):
+        raise Unauthorized(
+            f"the Dataframer API at {base_url} rejected the API key (HTTP {code})",
+            status_code=code,
+        )
+    if code == 404:
+        raise NotFound(f"GET {where}: not found (HTTP 404)", status_code=code)
+    if code == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise RateLimited(f"GET {where}: rate limited (HTTP 429)", retry_after=retry_after)
+    if code in _RETRYABLE or code >= 500:
+        raise TransientApiError(f"GET {where}: HTTP {code}", status_code=code)
+    raise BadResponse(f"GET {where}: unexpected HTTP {code}", status_code=code)
+
+
+def _first(exc: pydantic.ValidationError) -> str:
+    """The first validation problem, without the offending input (it may be huge)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    if not errors:
+        return "invalid data"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+@dataclass
+class FetchReport:
+    """What one tick's fetch saw, and what went wrong with single runs (contained, not fatal)."""
+
+    observation: Observation
+    requests: int = 0
+    run_errors: dict[str, ApiError] = field(default_factory=dict)
+
+
+def is_active(snapshot: Snapshot) -> bool:
+    """Still worth polling: watched, not finished, not gone."""
+    return not snapshot.gone and not snapshot.muted and not is_terminal(snapshot.status)
+
+
+async def observe(
+    client: DataframerClient,
+    snapshots: Mapping[str, Snapshot],
+    *,
+    track_all: bool,
+    baseline: bool,
+) -> FetchReport:
+    """Fetch what this tick needs: the list (discovery or many runs), then single runs.
+
+    A run missing from the list is confirmed with a detail read: only a 404 marks it gone, so a
+    list that comes back wrongly empty never invents a vanished run. Unauthorized and a failed
+    list read fail the tick; an error on one run is contained in the report.
+    """
+    before = client.requests
+    explicit = [
+        s.run_id for s in snapshots.values() if s.source is Source.EXPLICIT and is_active(s)
+    ]
+    runs: list[Run] = []
+    to_read: list[str] = explicit
+    if track_all or len(explicit) > LIST_THRESHOLD:
+        listed = await client.list_runs(strict=baseline and track_all)
+        listed_ids = {run.id for run in listed}
+        if track_all:
+            runs = listed
+            candidates: Iterable[str] = (s.run_id for s in snapshots.values() if is_active(s))
+        else:
+            wanted = set(explicit)
+            runs = [run for run in listed if run.id in wanted]
+            candidates = explicit
+        to_read = [run_id for run_id in candidates if run_id not in listed_ids]
+    read, missing, errors = await _read_each(client, to_read)
+    return FetchReport(
+        observation=Observation(
+            runs=tuple(runs + read), missing=frozenset(missing), baseline=baseline and track_all
+        ),
+        requests=client.requests - before,
+        run_errors=errors,
+    )
+
+
+async def _read_each(
+    client: DataframerClient, run_ids: list[str]
+) -> tuple[list[Run], list[str], dict[str, ApiError]]:
+    results = await asyncio.gather(
+        *(client.get_run(run_id) for run_id in run_ids), return_exceptions=True
+    )
+    runs: list[Run] = []
+    missing: list[str] = []
+    errors: dict[str, ApiError] = {}
+    for run_id, result in zip(run_ids, results, strict=True):
+        if isinstance(result, Run):
+            runs.append(result)
+        elif isinstance(result, NotFound):
+            missing.append(run_id)
+        elif isinstance(result, Unauthorized):
+            raise result
+        elif isinstance(result, ApiError):
+            errors[run_id] = result
+        else:
+            raise result
+    return runs, missing, errors
+
+
+async def enrich(client: DataframerClient, runs: Iterable[Run]) -> dict[str, Run]:
+    """Detail reads for runs that just finished and came from the list (no files in it).
+
+    A failed read is logged and skipped: the alert goes out with what the list said.
+    """
+    wanted = [run.id for run in runs if run.generated_files is None]
+    results = await asyncio.gather(*(client.get_run(r) for r in wanted), return_exceptions=True)
+    detailed: dict[str, Run] = {}
+    for run_id, result in zip(wanted, results, strict=True):
+        if isinstance(result, Run):
+            detailed[run_id] = result
+        elif isinstance(result, Exception):
+            log.warning("enrich_failed", run_id=run_id, error=str(result))
+        else:
+            raise result
+    return detailed
+
+
+def utcnow() -> datetime:
+    """The one wall clock of the pipeline (stages take `now` as an argument)."""
+    return datetime.now(UTC)

@@ -1,0 +1,131 @@
+"""One poll tick, stage by stage: fetch -> detect -> route -> record.
+
+Delivery (deliver -> ack) drains the outbox separately, so a slow channel never delays polling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from watcher.config import Settings
+from watcher.detect import detect
+from watcher.errors import ApiError
+from watcher.events import Event, EventKind, TickRecord
+from watcher.fetch import DataframerClient, enrich, is_active, observe
+from watcher.models import KNOWN_STATUSES
+from watcher.route import route
+from watcher.state import Store
+from watcher.templates import notifications
+
+log = structlog.get_logger("watcher.pipeline")
+
+
+@dataclass(frozen=True)
+class TickSummary:
+    """Counts from one tick, logged as its one summary line and kept for health and metrics."""
+
+    at: datetime
+    observed: int
+    events: int
+    alerts: int
+    notifications: int
+    requests: int
+    run_errors: int
+    baseline: bool
+    tracked_active: int
+
+    def as_log(self) -> dict[str, object]:
+        """The fields of the tick summary log line."""
+        fields = dataclasses.asdict(self)
+        del fields["at"]
+        return fields
+
+
+class Pipeline:
+    """Holds what a tick needs (settings, store, API client) and runs one tick at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: DataframerClient,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.clock = clock
+
+    async def tick(self) -> TickSummary:
+        """Fetch, detect, route and record once. Raises ApiError or StateError when it cannot."""
+        now = self.clock()
+        snapshots = self.store.snapshots()
+        track_all = self.settings.track.all
+        baseline = track_all and not self.store.baseline_done
+        report = await observe(self.client, snapshots, track_all=track_all, baseline=baseline)
+        for run_id, error in report.run_errors.items():
+            log.warning("run_fetch_failed", run_id=run_id, error=str(error))
+        detection = detect(snapshots, report.observation, now)
+        events = await self._enriched(detection.events)
+        intents = route(events, self.settings.routes, list(self.settings.channels))
+        notes = notifications(
+            events, intents, max_runs_per_message=self.settings.delivery.max_runs_per_message
+        )
+        self.store.record(
+            TickRecord(
+                at=now,
+                snapshots=detection.snapshots,
+                events=events,
+                notifications=tuple(notes),
+                baseline_done=baseline,
+            )
+        )
+        channels_of: dict[int, list[str]] = {}
+        for intent in intents:
+            channels_of.setdefault(intent.event_index, []).append(intent.channel)
+        for index, event in enumerate(events):
+            _log_event(event, channels_of.get(index, []))
+        return TickSummary(
+            at=now,
+            observed=len(report.observation.runs),
+            events=len(events),
+            alerts=sum(1 for e in events if e.alert),
+            notifications=len(notes),
+            requests=report.requests,
+            run_errors=len(report.run_errors),
+            baseline=baseline,
+            tracked_active=sum(1 for s in self.store.snapshots().values() if is_active(s)),
+        )
+
+    async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
+        """Alerts get the run's detail read (generated files) once, when it just finished."""
+        finished = [e.run for e in events if e.alert and e.run is not None]
+        if not finished:
+            return events
+        try:
+            detailed = await enrich(self.client, finished)
+        except ApiError as exc:  # Unauthorized mid-tick: alert with what the list said
+            log.warning("enrich_failed", error=str(exc))
+            return events
+        return tuple(
+            dataclasses.replace(e, run=detailed[e.run_id]) if e.run_id in detailed else e
+            for e in events
+        )
+
+
+def _log_event(event: Event, channels: list[str]) -> None:
+    bound = log.bind(run_id=event.run_id, from_status=event.from_status, to_status=event.to_status)
+    if event.kind is EventKind.GONE:
+        bound.warning("run_gone")
+    elif event.to_status is not None and event.to_status not in KNOWN_STATUSES:
+        bound.warning("unknown_status")
+    elif event.alert:
+        bound.info("run_finished", channels=channels)
+    else:
+        bound.info("run_" + event.kind.value)

@@ -1,0 +1,363 @@
+"""Keep secrets out of logs, CLI output and exceptions.
+
+- `redact_url` masks the passwords and tokens of an apprise URL, using apprise's own knowledge
+  of each service (``url(privacy=True)``), plus the custom ``+Header=`` and ``-param=`` values
+  apprise leaves in clear; a URL apprise cannot read is masked conservatively instead.
+- `url_secrets` lists the secret substrings of a URL (what `redact_url` hides), so that
+  `redact_text` can scrub them from any string, a log line or an error message.
+
+Nothing here raises on bad input: a redactor that fails would leak the text it was given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import logging
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import apprise
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "apprise_plugin",
+    "load_apprise_plugins",
+    "mask",
+    "quiet_apprise",
+    "redact_text",
+    "redact_url",
+    "url_secrets",
+]
+
+MASK = "***"
+"""What a hidden value is replaced by."""
+
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not scrubbed from text: replacing every "ab" would mangle it."""
+
+# A value longer than this keeps its first two characters in front of the mask.
+_SHOW_PREFIX_ABOVE = 6
+# In a URL apprise cannot read, a piece this long or longer may be a token: masked.
+_GENERIC_MASK_FROM = 6
+# Query keys whose value is a secret whatever its length.
+_SECRET_KEY = re.compile(r"pass|secret|token|key|auth|sig|cred|session|bearer", re.IGNORECASE)
+_SPLIT_COMPONENTS = re.compile(r"[/:@?&=#,;+\s]+")
+_HOSTNAME_LIKE = re.compile(r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])$")
+
+
+def mask(value: str) -> str:
+    """``value`` hidden: its first two characters and "***" when long, just "***" otherwise."""
+    if len(value) > _SHOW_PREFIX_ABOVE:
+        return value[:2] + MASK
+    return MASK
+
+
+# --- apprise, quietly --------------------------------------------------------------------------
+
+_quiet = contextvars.ContextVar("watcher_redact_quiet", default=False)
+_filter_installed = False
+
+
+def _not_quiet(record: logging.LogRecord) -> bool:
+    return not _quiet.get()
+
+
+@contextlib.contextmanager
+def quiet_apprise() -> Iterator[None]:
+    """Silence apprise's logger in this context while we parse URLs (it logs them on failure).
+
+    A filter on the "apprise" logger, installed on first use, drops records only while a
+    caller in the same thread or task is inside this block.
+    """
+    global _filter_installed
+    if not _filter_installed:
+        logging.getLogger("apprise").addFilter(_not_quiet)
+        _filter_installed = True
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
+_plugins_loaded = False
+
+
+def load_apprise_plugins() -> None:
+    """Make apprise import its plugins now, tolerating the one warning that import raises.
+
+    apprise loads every plugin module on first use; on Python 3.11 one of them imports the
+    deprecated ``imghdr`` module, whose DeprecationWarning is an exception under
+    ``-W error`` (pytest's ``filterwarnings = error``) and leaves apprise half loaded.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"'imghdr' is deprecated", DeprecationWarning)
+        with quiet_apprise():
+            apprise.Apprise.instantiate("json://localhost")
+    _plugins_loaded = True
+
+
+def apprise_plugin(url: str) -> Any | None:
+    """The apprise plugin instance for ``url``, or None when apprise cannot use it. Never raises."""
+    with quiet_apprise():
+        try:
+            load_apprise_plugins()
+            return apprise.Apprise.instantiate(url)
+        except Exception:  # a plugin bug must not turn into a leak or a crash
+            return None
+
+
+# --- redact_url --------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its passwords, tokens, custom headers and custom parameters masked.
+
+    An apprise URL is rewritten by apprise itself in privacy mode ("slack://T...A/T...B/..."),
+    keeping only the query parameters the user wrote; anything else is masked generically.
+    """
+    return _redact(url)[0]
+
+
+@functools.lru_cache(maxsize=512)
+def _redact(url: str) -> tuple[str, tuple[str, ...]]:
+    """The redacted URL and the values it hides beyond those apprise knows to be private."""
+    hidden: list[str] = []
+    plugin = apprise_plugin(url)
+    if plugin is not None:
+        try:
+            private = plugin.url(privacy=True)
+        except Exception:
+            private = None
+        if isinstance(private, str) and private:
+            return _tidy_apprise_url(private, original=url, hidden=hidden), tuple(hidden)
+    return _generic_redact(url, hidden), tuple(hidden)
+
+
+def _original_query_keys(url: str) -> set[str]:
+    query = url.partition("?")[2].partition("#")[0]
+    return {
+        unquote(key).strip().lower() for key, _, _ in (p.partition("=") for p in query.split("&"))
+    }
+
+
+def _tidy_apprise_url(private: str, *, original: str, hidden: list[str] | None = None) -> str:
+    """Mask what apprise leaves in clear, and drop the defaults it adds that the user did not write.
+
+    Every value masked is appended to ``hidden`` when it is given.
+    """
+    hidden = [] if hidden is None else hidden
+    base, _, query = private.partition("?")
+    base = _mask_path_tokens(base, hidden)
+    wanted = _original_query_keys(original)
+    kept: list[str] = []
+    for raw_key, raw_value in (p.partition("=")[::2] for p in query.split("&") if p):
+        key = unquote(raw_key)
+        if key.lower() not in wanted:
+            continue
+        value = unquote(raw_value)
+        if value and (key[:1] in "+-" or _SECRET_KEY.search(key) or _looks_like_token(value)):
+            hidden.extend((value, raw_value))
+            raw_value = mask(value)
+        kept.append(f"{raw_key}={raw_value}")
+    return f"{base}?{'&'.join(kept)}" if kept else base
+
+
+def _looks_like_token(segment: str) -> bool:
+    """A random-looking piece of a URL: long, letters and digits mixed, no dots or @."""
+    if len(segment) < 8 or "..." in segment or MASK in segment:
+        return False
+    if any(c in segment for c in ".@ ") or "%40" in segment:
+        return False
+    has_digit = any(c.isdigit() for c in segment)
+    has_alpha = any(c.isalpha() for c in segment)
+    mixed_case = any(c.isupper() for c in segment) and any(c.islower() for c in segment)
+    return (has_digit and has_alpha) or (mixed_case and len(segment) >= 16)
+
+
+def _mask_path_tokens(base: str, hidden: list[str]) -> str:
+    """Mask token-like path segments apprise keeps (json:// and friends do not know them)."""
+    scheme, sep, rest = base.partition("://")
+    if not sep:
+        return base
+    netloc, slash, path = rest.partition("/")
+    if not slash:
+        return base
+    segments = []
+    for segment in path.split("/"):
+        if _looks_like_token(unquote(segment)):
+            hidden.extend((segment, unquote(segment)))
+            segment = mask(segment)
+        segments.append(segment)
+    return f"{scheme}://{netloc}/{'/'.join(segments)}"
+
+
+def _generic_redact(url: str, hidden: list[str] | None = None) -> str:
+    """Conservative masking for a URL apprise cannot read.
+
+    The userinfo password becomes "***"; a user name, a host that is not a host name, and
+    every path segment, query value and fragment of six characters or more are masked (the
+    longer ones keep their first two characters); values of keys such as "token" or "+Header"
+    are masked whatever their length. Every value masked is appended to ``hidden``.
+    """
+    hidden = [] if hidden is None else hidden
+
+    def hide(value: str, how: str = "prefix") -> str:
+        hidden.append(value)
+        return MASK if how == "all" else mask(value)
+
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return hide(url.strip()) if url.strip() else url
+    rest, hashmark, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if len(user) >= _GENERIC_MASK_FROM:
+            user = hide(user)
+        userinfo = user + (":" + hide(password, "all") if colon else "")
+    host, colon, port = _split_port(hostport)
+    if len(host) >= _GENERIC_MASK_FROM and not _HOSTNAME_LIKE.match(host):
+        host = hide(host)
+    redacted = f"{scheme}://{userinfo}{at}{host}{colon}{port}"
+
+    if slash:
+        segments = [hide(s) if len(s) >= _GENERIC_MASK_FROM else s for s in path.split("/")]
+        redacted += "/" + "/".join(segments)
+    if question:
+        kept = []
+        for part in query.split("&"):
+            key, eq, value = part.partition("=")
+            secret_key = key[:1] in "+-" or bool(_SECRET_KEY.search(unquote(key)))
+            if eq and value and (secret_key or len(value) >= _GENERIC_MASK_FROM):
+                value = hide(value, "all" if secret_key else "prefix")
+            elif not eq and len(key) >= _GENERIC_MASK_FROM:
+                key = hide(key)
+            kept.append(f"{key}{eq}{value}")
+        redacted += "?" + "&".join(kept)
+    if hashmark:
+        redacted += "#" + (hide(fragment) if len(fragment) >= _GENERIC_MASK_FROM else fragment)
+    return redacted
+
+
+def _split_port(hostport: str) -> tuple[str, str, str]:
+    if hostport.startswith("["):  # [::1]:8080
+        close = hostport.find("]")
+        if close != -1 and hostport[close + 1 : close + 2] == ":":
+            return hostport[: close + 1], ":", hostport[close + 2 :]
+        return hostport, "", ""
+    host, colon, port = hostport.rpartition(":")
+    if colon and port.isdigit():
+        return host, colon, port
+    return hostport, "", ""
+
+
+# --- url_secrets -------------------------------------------------------------------------------
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret substrings of ``url``: every value `redact_url` hides, raw and decoded.
+
+    Gathered from apprise's parse of the URL (password, the plugin's private tokens, custom
+    headers and parameters), from what the redaction masked itself, and from the URL's
+    token-like pieces that the redacted form no longer shows. Only values of at least
+    `MIN_SECRET_LENGTH` characters, longest first.
+    """
+    visible, hidden = _redact(url)
+    found: set[str] = set(hidden)
+    with contextlib.suppress(Exception):
+        found.update(_apprise_private_values(url))
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        if password:
+            found.add(password)
+    for piece in _SPLIT_COMPONENTS.split(url):
+        if (
+            _looks_like_token(unquote(piece))
+            and unquote(piece).lower() not in unquote(visible).lower()
+        ):
+            found.add(piece)
+    expanded = set()
+    for value in found:
+        expanded.update({value, unquote(value), quote(value, safe="")})
+        # "Bearer abc123..." in a header: the token alone may be logged too.
+        expanded.update(word for word in unquote(value).split() if _looks_like_token(word))
+    # A value the redacted form shows anyway ("+Accept=json" next to "json://") is no secret,
+    # and scrubbing it would mangle every log line that mentions it.
+    secrets = {s for s in expanded if len(s) >= MIN_SECRET_LENGTH and s not in visible}
+    return sorted(secrets, key=lambda s: (-len(s), s))
+
+
+def _apprise_private_values(url: str) -> Iterator[str]:
+    from apprise.plugins import url_to_dict  # not re-exported at apprise's top level
+
+    with quiet_apprise():
+        results = url_to_dict(url)  # type: ignore[no-untyped-call]
+        plugin = apprise_plugin(url)
+    if not results:
+        return
+    yield from _strings(results.get("password"))
+    for key in ("headers", "params", "qsd+", "qsd-"):
+        section = results.get(key)
+        if isinstance(section, dict):
+            yield from _strings(list(section.values()))
+    if plugin is None:
+        return
+    private_keys: set[str] = set()
+    for table_name in ("template_tokens", "template_args"):
+        table = getattr(plugin, table_name, None)
+        if not isinstance(table, dict):
+            continue
+        for name, spec in table.items():
+            if isinstance(spec, dict) and spec.get("private"):
+                private_keys.add(name)
+                if isinstance(spec.get("map_to"), str):
+                    private_keys.add(spec["map_to"])
+    for key in private_keys:
+        yield from _strings(results.get(key))
+        yield from _strings(getattr(plugin, key, None))
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        if value:
+            yield value
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            if isinstance(item, str) and item:
+                yield item
+
+
+# --- redact_text -------------------------------------------------------------------------------
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret (and its URL-encoded form) replaced by "***".
+
+    Secrets shorter than `MIN_SECRET_LENGTH` are ignored; longer ones are replaced first, so a
+    secret containing another is hidden whole.
+    """
+    key = tuple(sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}))
+    if not key or not text:
+        return text
+    return _pattern(key).sub(MASK, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    variants = set(secrets)
+    variants.update(quote(s, safe="") for s in secrets)
+    ordered = sorted(variants, key=lambda s: (-len(s), s))
+    return re.compile("|".join(re.escape(s) for s in ordered))

@@ -1,0 +1,263 @@
+"""Sending through apprise: the I/O boundary of the deliver stage.
+
+`Sender.send` delivers one message to the URLs of one channel and returns a `SendOutcome`;
+no apprise exception or object gets past it, and its failure reason never holds a secret.
+
+Each URL gets a fresh `apprise.Apprise` per send: a new plugin object has no throttle history
+(`URLBase.throttle()` returns at once while `_last_io_datetime` is None), so apprise's 5.5 s
+email / 1.2 s Slack spacing never slows a burst. Sends run in our own bounded thread pool,
+each bounded by `asyncio.wait_for`. A thread cannot be cancelled: a send that times out keeps
+running in its thread, and if it then succeeds, the retry sends the message a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import apprise
+
+from watcher.redact import redact_text, redact_url, url_secrets
+
+__all__ = ["SendOutcome", "Sender", "isolate_apprise_logging"]
+
+_MAX_REASON = 300
+_HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
+_SMTP_REPLY = re.compile(r"\((\d{3}), b?['\"](.*?)['\"]\)")
+_RESPONSE_BODY = re.compile(r"Response Details:\s*b?['\"](.*)['\"]\s*$", re.DOTALL)
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{1,40}")
+_JSON_ERROR = re.compile(r'"error"\s*:\s*"([a-z][a-z0-9_]{1,40})"')
+_ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# Socket-level failures, most specific first: (substring, what we say).
+_SOCKET_REASONS = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "cannot resolve host"),
+    ("Temporary failure in name resolution", "cannot resolve host"),
+    ("nodename nor servname", "cannot resolve host"),
+    ("Failed to resolve", "cannot resolve host"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate verification failed"),
+    ("Connection reset", "connection reset"),
+    ("Connection unexpectedly closed", "connection closed by server"),
+    ("timed out", "timed out"),
+    ("SSLError", "TLS error"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What one send of one message to one channel achieved.
+
+    `done_urls` holds the indexes of the channel's URLs that have the message (the ones
+    skipped plus the ones that took it now); `reason` is one redacted line, None when ok.
+    """
+
+    ok: bool
+    done_urls: frozenset[int]
+    reason: str | None
+    retry_after: float | None  # apprise 2.2 never reports a Retry-After: always None for now
+
+
+@dataclass(frozen=True, slots=True)
+class _UrlResult:
+    ok: bool
+    reason: str | None = None  # not yet redacted
+
+
+def isolate_apprise_logging() -> None:
+    """Keep apprise's log lines inside each send's result, out of our handlers.
+
+    apprise must log at DEBUG for the result to hold the socket error ("connection refused",
+    the SMTP reply), and those lines can carry tokens (Slack logs its webhook URL) and repeat
+    on every retry; the deliverer logs one redacted reason per channel state change instead.
+    urllib3, under apprise's requests, logs each request's path and query (tokens again).
+    """
+    for name, level in (("apprise", logging.DEBUG), ("urllib3", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            # Without a handler, logging's last-resort handler would print warnings to stderr.
+            logger.addHandler(logging.NullHandler())
+
+
+def _load_apprise_plugins() -> None:
+    """Import apprise's plugins now rather than in the first send, hiding one known warning.
+
+    Through PGPy they import the deprecated `imghdr`; under `-W error` (our tests) that
+    DeprecationWarning would turn the first send into a failure.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        # The first URL apprise parses loads its whole plugin registry.
+        apprise.Apprise.instantiate("json://localhost")
+
+
+class Sender:
+    """Sends messages through apprise in a bounded thread pool, each send under a timeout."""
+
+    def __init__(self, *, concurrency: int, timeout: float, secrets: Sequence[str] = ()) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._secrets = tuple(secrets)
+        self._executor = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="watcher-send"
+        )
+        isolate_apprise_logging()
+        _load_apprise_plugins()
+
+    async def send(
+        self,
+        urls: Sequence[str],
+        title: str,
+        body: str,
+        *,
+        skip: frozenset[int] = frozenset(),
+    ) -> SendOutcome:
+        """Send to every URL whose index is not in `skip`, concurrently; never raises."""
+        pending = [i for i in range(len(urls)) if i not in skip]
+        results = await asyncio.gather(*(self._send_one(urls[i], title, body) for i in pending))
+        done = set(skip) | {i for i, result in zip(pending, results, strict=True) if result.ok}
+        failed = [(i, r) for i, r in zip(pending, results, strict=True) if not r.ok]
+        reason = None
+        if failed:
+            parts = [f"url {i}: {r.reason}" if len(urls) > 1 else str(r.reason) for i, r in failed]
+            reason = self._redact("; ".join(parts), urls)
+        return SendOutcome(
+            ok=all(i in done for i in range(len(urls))),
+            done_urls=frozenset(done),
+            reason=reason,
+            retry_after=None,
+        )
+
+    def close(self) -> None:
+        """Stop the threads: queued sends are cancelled, a running one finishes on its own."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _send_one(self, url: str, title: str, body: str) -> _UrlResult:
+        started = threading.Event()
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor, _notify, url, title, body, started)
+        except RuntimeError:  # the executor is shut down
+            return _UrlResult(False, "sender is closed")
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except TimeoutError:
+            if started.is_set():
+                return _UrlResult(False, f"timed out after {self._timeout:g}s")
+            # wait_for cancelled the queued call: it will not run later.
+            return _UrlResult(
+                False,
+                f"not started within {self._timeout:g}s:"
+                f" all {self._concurrency} sender threads were busy",
+            )
+
+    def _redact(self, text: str, urls: Iterable[str]) -> str:
+        secrets = list(self._secrets)
+        for url in urls:
+            secrets.extend(url_secrets(url))
+        text = _ANY_URL.sub(lambda m: redact_url(m.group()), text)
+        text = redact_text(text, secrets)
+        return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def _notify(url: str, title: str, body: str, started: threading.Event) -> _UrlResult:
+    """One URL, one fresh apprise object, in a worker thread; every failure becomes a result."""
+    started.set()
+    try:
+        # No apprise deadline: with none, apprise sends in this thread instead of handing the
+        # call to its own shared pool; our wait_for is the one timeout.
+        client = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0))
+        if not client.add(url):
+            return _UrlResult(False, "not a URL apprise can use")
+        # Our text is plain text: say so, or HTML targets (email) collapse its lines.
+        with client.notify(
+            body=body, title=title, body_format=apprise.NotifyFormat.TEXT, log_level=logging.DEBUG
+        ) as result:
+            return _judge(result)
+    except Exception as exc:  # a plugin bug is one failed URL, not a crashed drain
+        return _UrlResult(False, f"apprise raised {type(exc).__name__}: {exc}")
+
+
+def _judge(result: Any) -> _UrlResult:
+    services = result.results
+    if not services:
+        return _UrlResult(False, "apprise had no service to notify")
+    failed = [service for service in services if not service]
+    if not failed:
+        return _UrlResult(True)
+    return _UrlResult(False, "; ".join(_describe(service) for service in failed))
+
+
+def _describe(service: Any) -> str:
+    """A short reason for one failed apprise service, from the log lines its result holds."""
+    if service.status == apprise.AppriseResultStatus.TIMEOUT:
+        return f"{service.name}: timed out"
+    complaints: list[str] = []
+    socket_error: str | None = None
+    answer: str | None = None
+    for entry in service.logs():
+        message = str(entry.message)
+        if entry.level in ("WARNING", "ERROR", "CRITICAL"):
+            complaints.append(message)
+        elif socket_error is None and message.startswith("Socket Exception:"):
+            socket_error = message.removeprefix("Socket Exception:").strip()
+        elif answer is None and message.startswith("Response Details:"):
+            answer = _error_code_in(message)
+    detail = _http_reason(complaints, answer) or (socket_error and _socket_reason(socket_error))
+    if not detail:
+        detail = complaints[0].rstrip(".") if complaints else "failed (apprise gave no reason)"
+    return f"{service.name}: {detail}"
+
+
+def _error_code_in(details: str) -> str | None:
+    """The error code a service answered with ("no_service", "channel_not_found"), if any.
+
+    Only a bare identifier is taken from the body: the rest of it is the service's to word,
+    and could echo anything back.
+    """
+    body = _RESPONSE_BODY.search(details)
+    if body is None:
+        return None
+    text = body.group(1).strip()
+    if _IDENTIFIER.fullmatch(text):
+        return text
+    code = _JSON_ERROR.search(text)
+    return code.group(1) if code else None
+
+
+def _http_reason(complaints: Sequence[str], answer: str | None) -> str | None:
+    for message in complaints:
+        match = _HTTP_ERROR.search(message)
+        if match:
+            code = int(match.group(1))
+            try:
+                reason = f"HTTP {code} {HTTPStatus(code).phrase}"
+            except ValueError:
+                reason = f"HTTP {code}"
+            if 200 <= code < 300:  # Slack's bot API, say, answers 200 with ok: false
+                reason += ", refused"
+            return f"{reason} ({answer})" if answer else reason
+    return None
+
+
+def _socket_reason(text: str) -> str:
+    reply = _SMTP_REPLY.search(text)
+    if reply:
+        return f"SMTP {reply.group(1)} {reply.group(2)}".strip()
+    for needle, reason in _SOCKET_REASONS:
+        if needle in text:
+            return reason
+    return text

@@ -1,0 +1,156 @@
+"""Alert text: pure functions from events to a title and a body.
+
+Every run is named by its full id, because people paste it into the API or the UI.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from watcher.events import Event, EventKind, Intent, Notification
+from watcher.models import Run, RunStatus
+
+MAX_FILES_LISTED = 10
+_SYMBOL: dict[str, str] = {
+    RunStatus.SUCCEEDED: "✅",
+    RunStatus.FAILED: "❌",
+    RunStatus.CANCELED: "⛔",
+}
+
+
+def human_duration(seconds: float) -> str:
+    """A short, readable duration: 45s, 12m 5s, 3h 2m, 2d 4h."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{value}{unit}" for value, unit in parts if value]
+    return " ".join(shown[:2]) if shown else "0s"
+
+
+def human_size(size: int) -> str:
+    """Bytes as B, KB, MB, GB (decimal units, one decimal)."""
+    if size < 1000:
+        return f"{size} B"
+    value = size / 1000
+    for unit in ("KB", "MB"):
+        if round(value, 1) < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_duration(event: Event) -> float | None:
+    """Seconds from creation to completion when the API says both, else None."""
+    run = event.run
+    if run is None or run.created_at is None:
+        return None
+    end = run.completed_at or event.at
+    return (end - run.created_at).total_seconds()
+
+
+def _spec(run: Run | None) -> str:
+    if run is None or not run.spec_name:
+        return "unknown spec"
+    return f"{run.spec_name} v{run.spec_version}" if run.spec_version is not None else run.spec_name
+
+
+def title_for(event: Event) -> str:
+    """`✅ SUCCEEDED: invoice-extraction v3`."""
+    status = event.to_status or "GONE"
+    symbol = _SYMBOL.get(status, "•")
+    return f"{symbol} Dataframer run {status}: {_spec(event.run)}"
+
+
+def body_for(event: Event) -> str:
+    """Every fact someone needs to act on one finished run, one per line."""
+    run = event.run
+    transition = (
+        f"{event.to_status} (already finished when first seen)"
+        if event.kind is EventKind.FIRST_SEEN
+        else f"{event.from_status} → {event.to_status}"
+    )
+    lines = [f"Run: {event.run_id}", f"Spec: {_spec(run)}", f"Status: {transition}"]
+    duration = run_duration(event)
+    if duration is not None:
+        lines.append(f"Duration: {human_duration(duration)}")
+    if run is not None:
+        if run.samples_completed is not None or run.samples_failed is not None:
+            lines.append(
+                f"Samples: {run.samples_completed or 0} completed, {run.samples_failed or 0} failed"
+            )
+        if run.total_cost is not None:
+            lines.append(f"Cost: ${run.total_cost:,.2f}")
+        if run.created_by_email:
+            lines.append(f"Created by: {run.created_by_email}")
+        if run.dataset_name:
+            lines.append(f"Dataset: {run.dataset_name}")
+        if run.created_at is not None:
+            lines.append(f"Created: {_utc(run.created_at)}")
+        if run.completed_at is not None:
+            lines.append(f"Completed: {_utc(run.completed_at)}")
+        lines.extend(_files(run))
+    return "\n".join(lines)
+
+
+def _files(run: Run) -> list[str]:
+    files = run.generated_files or []
+    if not files:
+        return []
+    lines = [f"Generated files ({len(files)}):"]
+    for item in files[:MAX_FILES_LISTED]:
+        detail = ", ".join(
+            part
+            for part in (
+                item.file_type,
+                human_size(item.size_bytes) if item.size_bytes is not None else None,
+            )
+            if part
+        )
+        name = item.path or item.id or "(unnamed)"
+        lines.append(f"  - {name} ({detail})" if detail else f"  - {name}")
+    if len(files) > MAX_FILES_LISTED:
+        lines.append(f"  … and {len(files) - MAX_FILES_LISTED} more")
+    return lines
+
+
+def render(events: Sequence[Event]) -> tuple[str, str]:
+    """Title and body of one message covering one or more alert events."""
+    if len(events) == 1:
+        return title_for(events[0]), body_for(events[0])
+    counts = Counter(event.to_status or "GONE" for event in events)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    title = f"{len(events)} Dataframer runs finished: {summary}"
+    blocks = [f"{title_for(event)}\n{body_for(event)}" for event in events]
+    return title, "\n\n".join(blocks)
+
+
+def notifications(
+    events: Sequence[Event], intents: Sequence[Intent], *, max_runs_per_message: int
+) -> list[Notification]:
+    """Group one tick's intents per channel into messages of at most max_runs_per_message runs."""
+    per_channel: dict[str, list[int]] = {}
+    for intent in intents:
+        per_channel.setdefault(intent.channel, []).append(intent.event_index)
+    result: list[Notification] = []
+    for channel, indexes in per_channel.items():
+        for start in range(0, len(indexes), max_runs_per_message):
+            chunk = tuple(indexes[start : start + max_runs_per_message])
+            title, body = render([events[i] for i in chunk])
+            result.append(Notification(channel, chunk, title, body))
+    return result
+
+
+def test_alert(channel: str) -> tuple[str, str]:
+    """The title and body `test-notify` sends."""
+    return (
+        "🔔 dataframer-watcher test alert",
+        f"This is a test alert for channel '{channel}'. If you can read it, alerts will reach you.",
+    )

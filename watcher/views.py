@@ -1,0 +1,218 @@
+"""What the CLI's inspection and tracking commands show: plain data, then text for people.
+
+These commands open the state file without the daemon lock, so they work while `run` runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from watcher.config import Settings
+from watcher.errors import UsageError
+from watcher.fetch import utcnow
+from watcher.sender import Sender
+from watcher.state import HistoryEntry, StatusRow, Store
+from watcher.templates import human_duration, test_alert
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+@contextmanager
+def _store(settings: Settings, *, create: bool = False) -> Iterator[Store | None]:
+    """The state file, or None when it does not exist yet (nothing tracked, nothing sent)."""
+    path = settings.state.path
+    if not create and not path.exists():
+        yield None
+        return
+    store = Store.open(path, create=create)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> list[str]:
+    """Track or untrack runs by id; one result line per id."""
+    bad = [run_id for run_id in run_ids if not _RUN_ID.match(run_id)]
+    if bad:
+        raise UsageError(f"not a run id: {bad[0]!r} (expected an id like 3c90c3cc-0d44-...)")
+    with _store(settings, create=True) as store:
+        assert store is not None
+        now = utcnow()
+        results = store.track(run_ids, now) if track else store.untrack(run_ids, now)
+    return [f"{run_id}: {result}" for run_id, result in results.items()]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _row(row: StatusRow) -> dict[str, Any]:
+    return {
+        "run_id": row.run_id,
+        "spec_name": row.spec_name,
+        "status": row.status,
+        "since": _iso(row.since),
+        "samples_completed": row.samples_completed,
+        "samples_failed": row.samples_failed,
+        "total_cost": row.total_cost,
+        "last_polled": _iso(row.last_polled),
+        "source": row.source.value,
+        "gone": row.gone,
+        "created_by": row.created_by,
+    }
+
+
+def status_data(settings: Settings) -> dict[str, Any]:
+    """The tracked runs and the outbox per channel, as JSON-ready data."""
+    with _store(settings) as store:
+        if store is None:
+            return {"state": str(settings.state.path), "runs": [], "deliveries": {}}
+        return {
+            "state": str(store.path),
+            "runs": [_row(row) for row in store.status_rows()],
+            "deliveries": store.delivery_counts(),
+        }
+
+
+def _ago(iso: str | None, now: datetime) -> str:
+    if iso is None:
+        return "-"
+    return human_duration((now - datetime.fromisoformat(iso)).total_seconds()) + " ago"
+
+
+def status_text(data: dict[str, Any]) -> str:
+    """A table of runs, then one line per channel with its pending, retrying and dead alerts."""
+    now = utcnow()
+    runs = data["runs"]
+    lines: list[str] = []
+    if not runs:
+        lines.append(f"no runs tracked yet (state: {data['state']})")
+    else:
+        header = ("RUN ID", "SPEC", "STATUS", "SINCE", "SAMPLES", "COST", "LAST POLLED")
+        table = [header]
+        for run in runs:
+            status = run["status"] or "(awaiting first poll)"
+            if run["gone"]:
+                status = f"GONE (was {run['status']})"
+            samples = (
+                f"{run['samples_completed'] or 0}/{run['samples_failed'] or 0} failed"
+                if run["samples_completed"] is not None or run["samples_failed"] is not None
+                else "-"
+            )
+            cost = f"${run['total_cost']:,.2f}" if run["total_cost"] is not None else "-"
+            table.append(
+                (
+                    run["run_id"],
+                    run["spec_name"] or "-",
+                    status,
+                    _ago(run["since"], now),
+                    samples,
+                    cost,
+                    _ago(run["last_polled"], now),
+                )
+            )
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        lines.extend(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in table
+        )
+    if data["deliveries"]:
+        lines.append("")
+        lines.append("deliveries:")
+        for channel, counts in sorted(data["deliveries"].items()):
+            parts = ", ".join(
+                f"{counts.get(k, 0)} {k}" for k in ("sent", "pending", "retrying", "dead")
+            )
+            lines.append(f"  {channel}: {parts}")
+    return "\n".join(lines)
+
+
+def _entry(entry: HistoryEntry) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": entry.kind, "id": entry.id, "at": _iso(entry.at)}
+    data["run_ids"] = list(entry.run_ids)
+    if entry.kind == "event":
+        data.update(
+            event=entry.event_kind,
+            from_status=entry.from_status,
+            to_status=entry.to_status,
+            alert=entry.alert,
+        )
+    else:
+        data.update(
+            channel=entry.channel,
+            status=entry.status,
+            title=entry.title,
+            attempts=entry.attempts,
+            last_error=entry.last_error,
+            attempt_log=[
+                {"at": _iso(a.at), "ok": a.ok, "reason": a.reason} for a in entry.attempt_log
+            ],
+        )
+    return data
+
+
+def history_data(settings: Settings, run_id: str | None, *, limit: int) -> list[dict[str, Any]]:
+    """Transitions and deliveries, newest first, as JSON-ready data."""
+    with _store(settings) as store:
+        if store is None:
+            return []
+        return [_entry(entry) for entry in store.history(run_id, limit=limit)]
+
+
+def history_text(entries: list[dict[str, Any]]) -> str:
+    """One line per transition or delivery, with a line per delivery attempt beneath it."""
+    if not entries:
+        return "no history yet"
+    lines = []
+    for entry in entries:
+        at = entry["at"][:19].replace("T", " ")
+        if entry["kind"] == "event":
+            change = f"{entry['from_status'] or '(new)'} → {entry['to_status'] or 'GONE'}"
+            flag = "  [alert]" if entry["alert"] else ""
+            lines.append(f"{at}  run {entry['run_ids'][0]}  {change}{flag}")
+            continue
+        runs = ", ".join(entry["run_ids"])
+        lines.append(
+            f"{at}  delivery #{entry['id']} to {entry['channel']}: {entry['status']} "
+            f"after {entry['attempts']} attempt(s)  runs: {runs}"
+        )
+        for attempt in entry["attempt_log"]:
+            result = "ok" if attempt["ok"] else f"failed: {attempt['reason']}"
+            lines.append(f"    {attempt['at'][:19].replace('T', ' ')}  {result}")
+    return "\n".join(lines)
+
+
+def redeliver_dead(settings: Settings, channel: str | None) -> int:
+    """Requeue dead deliveries (all, or one channel's); returns how many."""
+    if channel is not None and channel not in settings.channels:
+        raise UsageError(f"no channel named {channel!r} (known: {_known(settings)})")
+    with _store(settings) as store:
+        return 0 if store is None else store.redeliver(utcnow(), channel=channel)
+
+
+def _known(settings: Settings) -> str:
+    return ", ".join(sorted(settings.channels)) or "none"
+
+
+async def send_test_alerts(settings: Settings, channel: str | None) -> list[tuple[str, str | None]]:
+    """Send the test alert to each channel (or one); (name, failure reason or None) per channel."""
+    if not settings.channels:
+        raise UsageError("no channels configured: add one under `channels:` in the config")
+    if channel is not None and channel not in settings.channels:
+        raise UsageError(f"no channel named {channel!r} (known: {_known(settings)})")
+    names = [channel] if channel is not None else sorted(settings.channels)
+    sender = Sender(concurrency=settings.delivery.concurrency, timeout=settings.delivery.timeout)
+    try:
+        results = []
+        for name in names:
+            title, body = test_alert(name)
+            outcome = await sender.send(settings.channels[name], title, body)
+            results.append((name, None if outcome.ok else outcome.reason or "failed"))
+        return results
+    finally:
+        sender.close()
