@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,6 +162,20 @@ async def test_smtp_down_then_back(sender: Sender) -> None:
         server.stop()
 
 
+async def test_a_silent_smtp_server_times_out(sender: Sender) -> None:
+    """A server that accepts the connection and never greets: "timed out after 0.5s"."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        url = f"mailto://127.0.0.1:{port}?from=a@example.com&to=b@example.com"
+        task = asyncio.create_task(sender.send([url], "t", "b"))
+        conn, _ = await asyncio.to_thread(listener.accept)
+        with conn:
+            outcome = await task
+        # Closing the connection ends the client thread still waiting for a greeting.
+
+    assert (outcome.ok, outcome.reason) == (False, "timed out after 0.5s")
+
+
 async def test_smtp_rejection_carries_the_servers_reply(sender: Sender) -> None:
     """A recipient the server refuses: the reason is its SMTP reply code and text."""
     server = SmtpReceiver(refuse=True).start()
@@ -202,7 +217,7 @@ async def test_slack_webhook_payload(sender: Sender, monkeypatch: pytest.MonkeyP
         "/apprise/assets/themes/default/apprise-info-72x72.png"
     )
     assert post["json"] == {
-        "mrkdwn": True,
+        "mrkdwn": False,  # we send plain text (body_format=TEXT), not markdown
         "attachments": [
             {
                 "title": "Run FAILED: spec-x",

@@ -17,7 +17,14 @@ from typing import NoReturn
 import click
 
 from watcher import __version__
-from watcher.config import ConfigError, Settings, load_settings, render_config_yaml, resolve_api_key
+from watcher.config import (
+    ConfigError,
+    Settings,
+    config_warnings,
+    load_settings,
+    render_config_yaml,
+    resolve_api_key,
+)
 from watcher.errors import UsageError, WatcherError
 from watcher.logs import SCRUBBER, configure
 from watcher.redact import redact_text
@@ -180,7 +187,10 @@ def check_config(state: CliState) -> None:
     with expected_errors():
         SCRUBBER.update([resolve_api_key(settings)])
     click.echo(render_config_yaml(settings), nl=False)
-    click.echo("config ok", err=True)
+    for warning in config_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
+    source = settings.source_path or "defaults and environment"
+    click.echo(f"config ok ({source})", err=True)
 
 
 @main.command("test-notify")
