@@ -47,6 +47,7 @@ def test_every_finished_run_alerted_once_per_routed_channel(
     ticks = daemon.count("tick")
     daemon.wait_event("tick", at_least=ticks + 5)  # time enough for any duplicate to show up
     assert daemon.terminate() == 0
+    assert API_KEY not in daemon.log_path.read_text()
 
     hook_ids = Counter(webhook.run_ids())
     mail_ids = Counter(smtp.run_ids())
