@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from watcher.errors import StateError
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.models import Run
-from watcher.state import Store, _ts
+from watcher.state import Store
+from watcher.timestamps import ts as _ts
 
 NOW = datetime(2026, 11, 29, 8, 45, 39, 123456, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_S = 5.0
 
 # Version 1, the first release. Timestamps are ISO-8601 TEXT in one fixed UTC format
-# (see watcher.state), so comparing them as strings orders them in time.
+# (see watcher.timestamps), so comparing them as strings orders them in time.
 _V1 = (
     """
     CREATE TABLE meta (

@@ -7,128 +7,36 @@ StateError naming the file. Times are passed in (`now`, `at`): the store never r
 Durability: WAL with synchronous=NORMAL keeps every committed transaction across a process
 crash (kill -9), which is what the outbox promises. A power loss may drop the last few
 commits (they are synced at checkpoint, not at commit); that is out of scope.
+
+`Store` owns the connection, the lock, the transactions and the snapshot cache; the SQL of each
+stage sits beside it: `watcher.state_record` (record, prune), `watcher.state_outbox` (deliver
+and ack) and `watcher.state_views` (the CLI's status and history). The file's format and its
+migrations are in `watcher.migrations`; its time format in `watcher.timestamps`.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
 
-from pydantic import ValidationError
-
+from watcher import state_outbox, state_record, state_views
 from watcher.errors import StateError, StateLocked
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.migrations import open_connection, reason
-from watcher.models import TERMINAL_STATUSES, Run
+from watcher.models import TERMINAL_STATUSES
+from watcher.state_views import AttemptEntry, HistoryEntry, StatusRow
+from watcher.timestamps import ts
 
 __all__ = ["AttemptEntry", "HistoryEntry", "StatusRow", "Store"]
 
-_TERMINAL_JSON = json.dumps(sorted(TERMINAL_STATUSES))
-_NEW_TO_CALLER = -1  # revision of a run the caller's snapshots did not hold
 _STALE = -1  # a data_version SQLite never reports
-
-
-def _ts(value: datetime) -> str:
-    """One fixed UTC format with microseconds, so TEXT comparison in SQL orders by time."""
-    if value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the state file stores aware UTC times")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _ts_or_none(value: datetime | None) -> str | None:
-    return None if value is None else _ts(value)
-
-
-def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _dt_or_none(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    """One line of `status`: a watched (not muted) run as the state file knows it."""
-
-    run_id: str
-    source: Source
-    status: str | None  # None: awaiting its first poll
-    spec_name: str | None
-    since: datetime | None
-    samples_completed: int | None
-    samples_failed: int | None
-    total_cost: float | None
-    last_polled: datetime | None
-    gone: bool
-    created_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptEntry:
-    """One try at sending a delivery."""
-
-    at: datetime
-    ok: bool
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One line of `history`: a status change (kind "event") or an alert (kind "delivery")."""
-
-    kind: Literal["event", "delivery"]
-    id: int  # the event's or the delivery's id
-    at: datetime  # when the event happened, or when the delivery was queued
-    run_ids: tuple[str, ...]
-    event_kind: str | None = None
-    from_status: str | None = None
-    to_status: str | None = None
-    alert: bool = False
-    channel: str | None = None
-    status: str | None = None  # pending, retrying, sent or dead
-    title: str | None = None
-    attempts: int = 0
-    last_error: str | None = None
-    finished_at: datetime | None = None  # when it was sent or given up
-    attempt_log: tuple[AttemptEntry, ...] = ()
-
-
-_UPSERT_RUN = """
-INSERT INTO runs (run_id, source, status, status_since, first_seen, last_polled, gone, muted,
-                  run_json)
-VALUES (:run_id, :source, :status, :status_since, :first_seen, :last_polled, :gone, :muted,
-        :run_json)
-ON CONFLICT (run_id) DO UPDATE SET
-    source = CASE WHEN :rev = -1 THEN runs.source ELSE excluded.source END,
-    status = excluded.status,
-    status_since = excluded.status_since,
-    first_seen = excluded.first_seen,
-    last_polled = excluded.last_polled,
-    gone = excluded.gone,
-    muted = excluded.muted,
-    run_json = excluded.run_json,
-    pruned_at = CASE WHEN excluded.run_json IS NULL THEN runs.pruned_at END
--- Lost-update guard: overwrite only a row the caller read at its current revision (track and
--- untrack bump it), or one that `track` created meanwhile and nobody has observed yet.
-WHERE :rev IS NULL OR runs.user_rev = :rev
-   OR (:rev = -1 AND runs.status IS NULL AND runs.muted = 0)
-"""
-
-_RUN_IDS_OF = """
-SELECT DISTINCT de.delivery_id, e.run_id FROM delivery_events de JOIN events e ON e.id = de.event_id
-WHERE de.delivery_id IN (SELECT value FROM json_each(?)) ORDER BY de.delivery_id, e.id
-"""
 
 
 class Store:
@@ -251,7 +159,7 @@ class Store:
         when it is muted or discovered, finished, and was never alerted; a muted run that
         was alerted or is still active is just unmuted. Either way it becomes explicit.
         """
-        at = _ts(now)
+        at = ts(now)
         results: dict[str, str] = {}
         with self._writing() as conn:
             for run_id in dict.fromkeys(run_ids):
@@ -296,7 +204,7 @@ class Store:
         The row stays so discovery does not announce the run again; deliveries already
         queued for it still go out.
         """
-        at = _ts(now)
+        at = ts(now)
         results: dict[str, str] = {}
         with self._writing() as conn:
             for run_id in dict.fromkeys(run_ids):
@@ -322,7 +230,7 @@ class Store:
             if self._snaps is None or version != self._data_version:
                 # data_version is read first: a write landing during the load only causes
                 # one more reload next time, never a stale cache.
-                self._snaps, self._revs = _load_snapshots(conn)
+                self._snaps, self._revs = state_record.load_snapshots(conn)
                 self._data_version = version
             return dict(self._snaps)
 
@@ -335,7 +243,7 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         """Store a value in the meta table."""
         with self._writing() as conn:
-            _set_meta(conn, key, value)
+            state_record.set_meta(conn, key, value)
 
     @property
     def baseline_done(self) -> bool:
@@ -352,7 +260,8 @@ class Store:
         """
         try:
             with self._writing() as conn:
-                delivery_ids = self._record(conn, tick)
+                revs = None if self._snaps is None else self._revs
+                delivery_ids = state_record.write_tick(conn, tick, revs, path=self.path)
         except StateError:
             raise
         except Exception as exc:
@@ -365,108 +274,14 @@ class Store:
                 self._revs.setdefault(snap.run_id, 0)
         return delivery_ids
 
-    def _record(self, conn: sqlite3.Connection, tick: TickRecord) -> list[int]:
-        at = _ts(tick.at)
-        conn.executemany(_UPSERT_RUN, (self._run_params(snap) for snap in tick.snapshots))
-        # Ids assigned here rather than read back one insert at a time: a baseline inserts
-        # thousands of events, and we hold the write lock so MAX(id) cannot move.
-        base = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
-        event_ids = [base + 1 + i for i in range(len(tick.events))]
-        conn.executemany(
-            "INSERT INTO events (id, run_id, kind, from_status, to_status, at, alert,"
-            " previous_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    eid,
-                    e.run_id,
-                    str(e.kind),
-                    e.from_status,
-                    e.to_status,
-                    _ts(e.at),
-                    int(e.alert),
-                    _ts_or_none(e.previous_since),
-                )
-                for eid, e in zip(event_ids, tick.events, strict=True)
-            ),
-        )
-        conn.executemany(
-            "UPDATE runs SET alerted_at = COALESCE(alerted_at, ?) WHERE run_id = ?",
-            ((_ts(e.at), e.run_id) for e in tick.events if e.alert),
-        )
-        delivery_ids: list[int] = []
-        for note in tick.notifications:
-            indexes = list(dict.fromkeys(note.event_indexes))
-            bad = [i for i in indexes if not 0 <= i < len(event_ids)]
-            if bad:
-                raise StateError(
-                    f"cannot record tick in state file {self.path}: the notification for"
-                    f" channel {note.channel!r} names event {bad[0]} of {len(event_ids)}"
-                )
-            cur = conn.execute(
-                "INSERT INTO deliveries (channel, title, body, status, created_at, next_attempt_at)"
-                " VALUES (?, ?, ?, 'pending', ?, ?)",
-                (note.channel, note.title, note.body, at, at),
-            )
-            assert cur.lastrowid is not None
-            delivery_ids.append(cur.lastrowid)
-            conn.executemany(
-                "INSERT INTO delivery_events (delivery_id, event_id) VALUES (?, ?)",
-                ((cur.lastrowid, event_ids[i]) for i in indexes),
-            )
-        if tick.baseline_done:
-            _set_meta(conn, "discovery_baseline", at)
-        _set_meta(conn, "last_tick_at", at)
-        return delivery_ids
-
-    def _run_params(self, snap: Snapshot) -> dict[str, Any]:
-        if self._snaps is None:
-            rev: int | None = None  # the caller did not read through us: no guard
-        else:
-            rev = self._revs.get(snap.run_id, _NEW_TO_CALLER)
-        run_json = None if snap.run is None else json.dumps(snap.run.to_json_dict())
-        return {
-            "run_id": snap.run_id,
-            "source": str(snap.source),
-            "status": snap.status,
-            "status_since": _ts_or_none(snap.status_since),
-            "first_seen": _ts_or_none(snap.first_seen),
-            "last_polled": _ts_or_none(snap.last_polled),
-            "gone": int(snap.gone),
-            "muted": int(snap.muted),
-            "run_json": run_json,
-            "rev": rev,
-        }
-
     # -- the deliver and ack stages -----------------------------------------------------------
 
     def due_deliveries(
         self, now: datetime, *, limit: int = 100, channels: Collection[str] | None = None
     ) -> list[Delivery]:
         """Pending or retrying deliveries whose next attempt is due, oldest first."""
-        wanted = None if channels is None else json.dumps(sorted(channels))
         with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM deliveries WHERE status IN ('pending', 'retrying')"
-                " AND next_attempt_at <= ?"
-                " AND (? IS NULL OR channel IN (SELECT value FROM json_each(?)))"
-                " ORDER BY id LIMIT ?",
-                (_ts(now), wanted, wanted, limit),
-            ).fetchall()
-            run_ids = _run_ids_of(conn, [row["id"] for row in rows])
-        return [
-            Delivery(
-                id=row["id"],
-                channel=row["channel"],
-                title=row["title"],
-                body=row["body"],
-                created_at=_dt(row["created_at"]),
-                attempts=row["attempts"],
-                first_attempt_at=_dt_or_none(row["first_attempt_at"]),
-                done_urls=frozenset(json.loads(row["done_urls"])),
-                run_ids=run_ids.get(row["id"], ()),
-            )
-            for row in rows
-        ]
+            return state_outbox.due_deliveries(conn, now, limit=limit, channels=channels)
 
     def record_attempt(self, attempt: Attempt) -> None:
         """Log one try and move the delivery to sent, dead or retrying.
@@ -474,69 +289,23 @@ class Store:
         A report about a delivery already finished changes nothing, except that a success
         turns a dead delivery into a sent one (the message did go out).
         """
-        if attempt.ok:
-            status, next_at = "sent", None
-        elif attempt.dead:
-            status, next_at = "dead", None
-        else:
-            status, next_at = "retrying", _ts(attempt.next_attempt_at or attempt.at)
-        at = _ts(attempt.at)
         with self._writing() as conn:
-            cur = conn.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?,"
-                " first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,"
-                " finished_at = ?, done_urls = ?, last_error = ?"
-                " WHERE id = ? AND (status IN ('pending', 'retrying') OR (status = 'dead' AND ?))",
-                (
-                    status,
-                    next_at,
-                    at,
-                    at,
-                    None if next_at else at,
-                    json.dumps(sorted(attempt.done_urls)),
-                    None if attempt.ok else attempt.reason,
-                    attempt.delivery_id,
-                    attempt.ok,
-                ),
-            )
-            if cur.rowcount == 0:
-                if conn.execute(
-                    "SELECT 1 FROM deliveries WHERE id = ?", (attempt.delivery_id,)
-                ).fetchone():
-                    return
-                raise StateError(f"no delivery {attempt.delivery_id} in state file {self.path}")
-            conn.execute(
-                "INSERT INTO delivery_attempts (delivery_id, at, ok, reason) VALUES (?, ?, ?, ?)",
-                (attempt.delivery_id, at, int(attempt.ok), attempt.reason),
-            )
+            state_outbox.record_attempt(conn, attempt, path=self.path)
 
     def dead_letter(self, delivery_id: int, at: datetime, reason: str) -> None:
         """Give up on an unfinished delivery without trying it (e.g. its channel was removed)."""
         with self._writing() as conn:
-            conn.execute(
-                "UPDATE deliveries SET status = 'dead', next_attempt_at = NULL, last_error = ?,"
-                " finished_at = ? WHERE id = ? AND status IN ('pending', 'retrying')",
-                (reason, _ts(at), delivery_id),
-            )
+            state_outbox.dead_letter(conn, delivery_id, at, reason)
 
     def redeliver(self, now: datetime, *, channel: str | None = None) -> int:
         """Queue dead deliveries again, with a fresh retry horizon; returns how many."""
         with self._writing() as conn:
-            cur = conn.execute(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, attempts = 0,"
-                " first_attempt_at = NULL, finished_at = NULL"
-                " WHERE status = 'dead' AND (? IS NULL OR channel = ?)",
-                (_ts(now), channel, channel),
-            )
-            return cur.rowcount
+            return state_outbox.redeliver(conn, now, channel=channel)
 
     def pending_count(self) -> int:
         """Deliveries not yet sent nor dead."""
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')"
-            ).fetchone()
-        return int(row[0])
+            return state_outbox.pending_count(conn)
 
     def prune(self, now: datetime, retention_seconds: float) -> int:
         """Forget finished runs older than the retention; returns how many runs were pruned.
@@ -545,207 +314,30 @@ class Store:
         its JSON, so discovery never announces it again. A run with unfinished deliveries
         is left alone.
         """
-        cutoff = _ts(now - timedelta(seconds=retention_seconds))
         with self._writing() as conn:
-            run_ids = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT run_id FROM runs r WHERE pruned_at IS NULL"
-                    " AND (gone = 1 OR status IN (SELECT value FROM json_each(?)))"
-                    " AND COALESCE(status_since, last_polled, first_seen) < ?"
-                    " AND NOT EXISTS (SELECT 1 FROM events e"
-                    "   JOIN delivery_events de ON de.event_id = e.id"
-                    "   JOIN deliveries d ON d.id = de.delivery_id"
-                    "   WHERE e.run_id = r.run_id AND d.status IN ('pending', 'retrying'))",
-                    (_TERMINAL_JSON, cutoff),
-                )
-            ]
-            if not run_ids:
-                return 0
-            ids = json.dumps(run_ids)
-            # A message may cover other runs too: drop a delivery only once no event links it.
-            linked = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT DISTINCT de.delivery_id FROM delivery_events de"
-                    " JOIN events e ON e.id = de.event_id"
-                    " WHERE e.run_id IN (SELECT value FROM json_each(?))",
-                    (ids,),
-                )
-            ]
-            conn.execute(
-                "DELETE FROM events WHERE run_id IN (SELECT value FROM json_each(?))", (ids,)
-            )
-            conn.execute(
-                "DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS"
-                " (SELECT 1 FROM delivery_events WHERE delivery_id = deliveries.id)",
-                (json.dumps(linked),),
-            )
-            conn.execute(
-                "UPDATE runs SET run_json = NULL, pruned_at = ?"
-                " WHERE run_id IN (SELECT value FROM json_each(?))",
-                (_ts(now), ids),
-            )
-            self._reload_snapshots()
-        return len(run_ids)
+            pruned = state_record.prune(conn, now, retention_seconds)
+            if pruned:
+                self._reload_snapshots()
+        return pruned
 
     # -- views for the CLI --------------------------------------------------------------------
 
     def status_rows(self) -> list[StatusRow]:
         """Every watched run (not muted, not pruned): active first, then newest change first."""
         with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT run_id, source, status, status_since, last_polled, gone,"
-                " json_extract(run_json, '$.spec_name') AS spec_name,"
-                " json_extract(run_json, '$.samples_completed') AS samples_completed,"
-                " json_extract(run_json, '$.samples_failed') AS samples_failed,"
-                " json_extract(run_json, '$.total_cost') AS total_cost,"
-                " json_extract(run_json, '$.created_by_email') AS created_by"
-                " FROM runs WHERE muted = 0 AND pruned_at IS NULL"
-                " ORDER BY (gone = 1 OR status IN (SELECT value FROM json_each(?))),"
-                " status_since IS NOT NULL, status_since DESC, run_id",
-                (_TERMINAL_JSON,),
-            ).fetchall()
-        # The JSON came from the API: take its values only when they have the expected type.
-        return [
-            StatusRow(
-                run_id=row["run_id"],
-                source=Source(row["source"]),
-                status=row["status"],
-                since=_dt_or_none(row["status_since"]),
-                last_polled=_dt_or_none(row["last_polled"]),
-                gone=bool(row["gone"]),
-                spec_name=_str(row["spec_name"]),
-                samples_completed=_int(row["samples_completed"]),
-                samples_failed=_int(row["samples_failed"]),
-                total_cost=_float(row["total_cost"]),
-                created_by=_str(row["created_by"]),
-            )
-            for row in rows
-        ]
+            return state_views.status_rows(conn)
+
+    def status_counts(self) -> dict[str, int]:
+        """How many watched runs are in each status ("GONE", "UNSEEN" included), for metrics."""
+        with self._reading() as conn:
+            return state_views.status_counts(conn)
 
     def delivery_counts(self) -> dict[str, dict[str, int]]:
         """Per channel, how many deliveries are pending, retrying, sent and dead."""
-        counts: dict[str, dict[str, int]] = {}
         with self._reading() as conn:
-            for channel, status, n in conn.execute(
-                "SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status"
-            ):
-                per = counts.setdefault(channel, dict.fromkeys(_DELIVERY_STATES, 0))
-                per[status] = n
-        return counts
+            return state_views.delivery_counts(conn)
 
     def history(self, run_id: str | None = None, *, limit: int = 50) -> list[HistoryEntry]:
         """Transitions and deliveries, newest first; with run_id, only those about that run."""
         with self._reading() as conn:
-            events = conn.execute(
-                "SELECT * FROM events"
-                " WHERE ? IS NULL OR run_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-                (run_id, run_id, limit),
-            ).fetchall()
-            deliveries = conn.execute(
-                "SELECT * FROM deliveries"
-                " WHERE ? IS NULL OR id IN (SELECT de.delivery_id FROM delivery_events de"
-                "   JOIN events e ON e.id = de.event_id WHERE e.run_id = ?)"
-                " ORDER BY created_at DESC, id DESC LIMIT ?",
-                (run_id, run_id, limit),
-            ).fetchall()
-            ids = [row["id"] for row in deliveries]
-            run_ids = _run_ids_of(conn, ids)
-            attempts: dict[int, list[AttemptEntry]] = {}
-            for row in conn.execute(
-                "SELECT * FROM delivery_attempts"
-                " WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY at, id",
-                (json.dumps(ids),),
-            ):
-                attempts.setdefault(row["delivery_id"], []).append(
-                    AttemptEntry(_dt(row["at"]), bool(row["ok"]), row["reason"])
-                )
-        entries = [
-            HistoryEntry(
-                kind="event",
-                id=row["id"],
-                at=_dt(row["at"]),
-                run_ids=(row["run_id"],),
-                event_kind=row["kind"],
-                from_status=row["from_status"],
-                to_status=row["to_status"],
-                alert=bool(row["alert"]),
-            )
-            for row in events
-        ]
-        entries += [
-            HistoryEntry(
-                kind="delivery",
-                id=row["id"],
-                at=_dt(row["created_at"]),
-                run_ids=run_ids.get(row["id"], ()),
-                channel=row["channel"],
-                title=row["title"],
-                status=row["status"],
-                attempts=row["attempts"],
-                last_error=row["last_error"],
-                finished_at=_dt_or_none(row["finished_at"]),
-                attempt_log=tuple(attempts.get(row["id"], ())),
-            )
-            for row in deliveries
-        ]
-        # Newest first; at the same instant a delivery sorts above the event that caused it.
-        entries.sort(key=lambda e: (e.at, e.kind == "delivery", e.id), reverse=True)
-        return entries[:limit]
-
-
-_DELIVERY_STATES = ("pending", "retrying", "sent", "dead")
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) else None
-
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
-
-
-def _run_ids_of(conn: sqlite3.Connection, delivery_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    found: dict[int, list[str]] = {}
-    for delivery_id, run_id in conn.execute(_RUN_IDS_OF, (json.dumps(delivery_ids),)):
-        ids = found.setdefault(delivery_id, [])
-        if run_id not in ids:
-            ids.append(run_id)
-    return {k: tuple(v) for k, v in found.items()}
-
-
-def _load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[str, int]]:
-    snaps: dict[str, Snapshot] = {}
-    revs: dict[str, int] = {}
-    for row in conn.execute("SELECT * FROM runs"):
-        run = None
-        if row["run_json"] is not None:
-            # A row an older model wrote and this one rejects loses its detail, not the watch.
-            with suppress(ValidationError):
-                run = Run.model_validate_json(row["run_json"])
-        snaps[row["run_id"]] = Snapshot(
-            run_id=row["run_id"],
-            source=Source(row["source"]),
-            status=row["status"],
-            status_since=_dt_or_none(row["status_since"]),
-            first_seen=_dt_or_none(row["first_seen"]),
-            last_polled=_dt_or_none(row["last_polled"]),
-            gone=bool(row["gone"]),
-            muted=bool(row["muted"]),
-            run=run,
-        )
-        revs[row["run_id"]] = row["user_rev"]
-    return snaps, revs
+            return state_views.history(conn, run_id, limit=limit)
