@@ -85,7 +85,7 @@ def test_snapshots_round_trip_with_the_run_json_and_its_extra_fields(path: Path)
     """What record() writes is what snapshots() returns, from the cache and from the file."""
     full = snap(
         "run-1",
-        "SUCCEEDED",
+        "PROCESSING",
         source=Source.EXPLICIT,
         since=at(5),
         samples_completed=100,
@@ -107,6 +107,21 @@ def test_snapshots_round_trip_with_the_run_json_and_its_extra_fields(path: Path)
     assert run.model_extra == {"priority": "high"}
     assert run.generated_files is not None
     assert run.generated_files[0].model_extra == {"checksum": "abc"}
+
+
+def test_finished_runs_keep_their_data_in_the_file_not_in_memory(path: Path) -> None:
+    """A finished run's snapshot carries no run data in the cache; the file still holds it."""
+    done = snap(
+        "run-1", "SUCCEEDED", source=Source.EXPLICIT, since=at(5), spec_name="s", priority="high"
+    )
+    with Store.open(path) as store:
+        store.record(tick(done))
+        assert store.snapshots()["run-1"].run is None
+        assert store.snapshots()["run-1"].status == "SUCCEEDED"
+        assert store.status_rows()[0].spec_name == "s"
+    with Store.open(path) as store:
+        assert store.snapshots()["run-1"].run is None
+        assert store.status_rows()[0].spec_name == "s"
 
 
 def test_times_are_stored_in_one_sortable_utc_format(store: Store, path: Path) -> None:

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +31,7 @@ from watcher import state_outbox, state_record, state_views
 from watcher.errors import StateError, StateLocked
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.migrations import open_connection, reason
-from watcher.models import TERMINAL_STATUSES
+from watcher.models import TERMINAL_STATUSES, is_terminal
 from watcher.state_views import AttemptEntry, HistoryEntry, StatusRow
 from watcher.timestamps import ts
 
@@ -270,7 +271,10 @@ class Store:
             ) from exc
         if self._snaps is not None:
             for snap in tick.snapshots:
-                self._snaps[snap.run_id] = snap
+                # As load_snapshots does: a finished run's data stays in the file only.
+                self._snaps[snap.run_id] = (
+                    replace(snap, run=None) if is_terminal(snap.status) else snap
+                )
                 self._revs.setdefault(snap.run_id, 0)
         return delivery_ids
 

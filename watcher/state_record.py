@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from watcher.errors import StateError
 from watcher.events import Snapshot, Source, TickRecord
-from watcher.models import TERMINAL_STATUSES, Run
+from watcher.models import TERMINAL_STATUSES, Run, is_terminal
 from watcher.timestamps import dt_or_none, ts, ts_or_none
 
 __all__ = ["load_snapshots", "prune", "set_meta", "write_tick"]
@@ -114,7 +114,7 @@ def _run_params(snap: Snapshot, revs: Mapping[str, int] | None) -> dict[str, Any
         rev: int | None = None  # the caller did not read through us: no guard
     else:
         rev = revs.get(snap.run_id, _NEW_TO_CALLER)
-    run_json = None if snap.run is None else json.dumps(snap.run.to_json_dict())
+    run_json = None if snap.run is None else snap.run.model_dump_json()
     return {
         "run_id": snap.run_id,
         "source": str(snap.source),
@@ -192,7 +192,9 @@ def load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[
     revs: dict[str, int] = {}
     for row in conn.execute("SELECT * FROM runs"):
         run = None
-        if row["run_json"] is not None:
+        # A finished run is final: detect never reads its data again, so the cache (10,000
+        # runs in discovery mode) keeps only its status; the views read the file.
+        if row["run_json"] is not None and not is_terminal(row["status"]):
             # A row an older model wrote and this one rejects loses its detail, not the watch.
             with suppress(ValidationError):
                 run = Run.model_validate_json(row["run_json"])
