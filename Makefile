@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean install
+.PHONY: demo test lint format bench clean install image-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Slow, needs root: builds the image with buildah on a local Debian base and checks it inside.
+image-check:
+	scripts/image-check.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
