@@ -189,7 +189,7 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path) -> None
 def test_readme_config_runs(
     tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
 ) -> None:
-    """The README's minimal config loads once its channels point at local servers, and `once` works."""
+    """The README's minimal config loads (channels pointed at local servers) and `once` works."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
     data = yaml.safe_load(block)
@@ -247,7 +247,9 @@ def test_track_once_status_history(
     assert by_id[finished.id]["spec_name"] == finished.spec_name
     assert data["deliveries"]["hook"]["sent"] == 1
     text = cli("--config", str(config), "status", cwd=tmp_path).stdout
-    assert finished.id in text and "SUCCEEDED" in text and "hook: 1 sent" in text
+    assert finished.id in text
+    assert "SUCCEEDED" in text
+    assert "hook: 1 sent" in text
 
     history = json.loads(
         cli("--config", str(config), "history", finished.id, "--json", cwd=tmp_path).stdout
@@ -255,7 +257,8 @@ def test_track_once_status_history(
     kinds = [entry["kind"] for entry in history]
     assert kinds == ["delivery", "event"] or set(kinds) == {"delivery", "event"}
     delivery = next(e for e in history if e["kind"] == "delivery")
-    assert delivery["status"] == "sent" and delivery["attempt_log"][0]["ok"] is True
+    assert delivery["status"] == "sent"
+    assert delivery["attempt_log"][0]["ok"] is True
     assert finished.id in cli("--config", str(config), "history", cwd=tmp_path).stdout
 
     untracked = cli("--config", str(config), "untrack", running.id, cwd=tmp_path)
@@ -323,21 +326,26 @@ def test_test_notify_reports_each_channel(tmp_path: Path, webhook: WebhookReceiv
     result = cli("--config", str(config), "test-notify", cwd=tmp_path)
     assert result.returncode == 1
     lines = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines())
-    assert lines["hook"] == "ok" and lines["mail"] == "ok"
+    assert lines["hook"] == "ok"
+    assert lines["mail"] == "ok"
     assert lines["dead"].startswith("FAILED")
     assert SECRET_PASSWORD not in result.stdout + result.stderr
-    assert len(webhook.posts) == 1 and len(smtp.messages) == 1
+    assert len(webhook.posts) == 1
+    assert len(smtp.messages) == 1
 
     one = cli("--config", str(config), "test-notify", "--channel", "hook", cwd=tmp_path)
-    assert one.returncode == 0 and one.stdout.strip() == "hook: ok"
+    assert one.returncode == 0
+    assert one.stdout.strip() == "hook: ok"
     unknown = cli("--config", str(config), "test-notify", "--channel", "nope", cwd=tmp_path)
-    assert unknown.returncode == 2 and "nope" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "nope" in unknown.stderr
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
     """--help names every command of the README's table."""
     out = cli("--help", cwd=tmp_path).stdout
     for command in (
+        "health",
         "run",
         "once",
         "track",

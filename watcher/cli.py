@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+import structlog
 
 from watcher import __version__
 from watcher.config import (
@@ -111,10 +112,33 @@ def once(state: CliState) -> None:
 
     async def cycle() -> None:
         async with Runtime.open(settings) as runtime:
-            await runtime.cycle()
+            with structlog.contextvars.bound_contextvars(tick=1):  # as `run` tags its ticks
+                await runtime.cycle()
 
     with expected_errors():
         asyncio.run(cycle())
+
+
+@main.command()
+@click.option("--live", is_flag=True, help="Ask /healthz (the loop is alive), not /readyz.")
+@click.option(
+    "--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1), help="Seconds."
+)
+@click.pass_obj
+def health(state: CliState, live: bool, timeout: float) -> None:
+    """Ask the running daemon (at health.listen): exit 0 if ready (--live: alive), else 1."""
+    from watcher.health import probe_url, query
+
+    config = state.load().health
+    if not config.enabled:
+        fail("health.enabled is false: the daemon has no health listener to ask", code=2)
+    if config.port == 0:
+        fail(f"health.listen ({config.listen}) names no fixed port to ask", code=2)
+    url = probe_url(config.host, config.port, "/healthz" if live else "/readyz")
+    ok, reason = query(url, timeout=timeout)
+    if not ok:
+        fail(f"{'not live' if live else 'not ready'}: {reason}")
+    click.echo(f"{'live' if live else 'ready'}: {reason}")
 
 
 @main.command()

@@ -152,6 +152,7 @@ class Deliverer:
         self._log = log if log is not None else structlog.get_logger("watcher.deliver")
         self.stats: dict[str, ChannelStats] = {}
         self._failing_since: dict[str, datetime] = {}
+        self._stopped = False
 
     def update_channels(self, channels: Mapping[str, Sequence[str]]) -> None:
         """Use a new channel configuration from the next drain on (config reload).
@@ -164,6 +165,20 @@ class Deliverer:
             for name, urls in channels.items()
         }
         self._channels = {name: urls for name, urls in normalized.items() if urls}
+
+    def update_policy(self, *, retry_initial: float, retry_max: float, horizon: float) -> None:
+        """Use new retry and dead-letter settings from the next failure on (config reload)."""
+        if not 0 < retry_initial <= retry_max or horizon < 0:
+            raise ValueError("need 0 < retry_initial <= retry_max and horizon >= 0")
+        self._initial, self._cap, self._horizon = retry_initial, retry_max, horizon
+
+    def stop(self) -> None:
+        """Start no new send from now on (shutdown); sends in flight finish and are acked.
+
+        Cutting a backlog short at a send boundary leaves the rest pending, where a grace
+        period that expired mid-send would leave a sent but unacked message: a duplicate.
+        """
+        self._stopped = True
 
     async def drain(self, *, limit: int = 100) -> DrainSummary:
         """Send what is due now, each channel concurrently and in order; ack each at once.
@@ -202,18 +217,23 @@ class Deliverer:
         tally: _Pass,
     ) -> None:
         for position, delivery in enumerate(queue):
-            if tally.aborted:
+            if tally.aborted or self._stopped:
                 tally.skipped += len(queue) - position
                 return
-            outcome = await self._sender.send(
-                urls, delivery.title, delivery.body, skip=delivery.done_urls
-            )
-            try:
-                sent = self._settle(name, delivery, outcome, tally)
-            except BaseException:
-                # An ack that failed: no channel starts another send it could not ack.
-                tally.aborted = True
-                raise
+            # Every line about this delivery names it, its channel and its runs (each channel
+            # drains in its own task, so the binding stays in this task's context).
+            with structlog.contextvars.bound_contextvars(
+                delivery_id=delivery.id, channel=name, run_ids=list(delivery.run_ids)
+            ):
+                outcome = await self._sender.send(
+                    urls, delivery.title, delivery.body, skip=delivery.done_urls
+                )
+                try:
+                    sent = self._settle(name, delivery, outcome, tally)
+                except BaseException:
+                    # An ack that failed: no channel starts another send it could not ack.
+                    tally.aborted = True
+                    raise
             if not sent:
                 # Later deliveries of this channel wait, so they cannot overtake this one.
                 tally.skipped += len(queue) - position - 1
@@ -290,5 +310,11 @@ class Deliverer:
             self._store.dead_letter(delivery.id, now, reason)
             tally.dead += 1
             stats.dead += 1
-            self._log.warning("delivery_dead", channel=name, delivery_id=delivery.id, reason=reason)
+            self._log.warning(
+                "delivery_dead",
+                channel=name,
+                delivery_id=delivery.id,
+                run_ids=list(delivery.run_ids),
+                reason=reason,
+            )
         self._failing_since.pop(name, None)

@@ -28,6 +28,10 @@ class SecretScrubber:
         """Replace the known secrets (on start and on config reload)."""
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Scrub these too, keeping the known ones (a reload: old keys may still be in use)."""
+        self.update([*self.secrets, *secrets])
+
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         if not self.secrets:
             return event_dict

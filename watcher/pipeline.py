@@ -6,6 +6,7 @@ Delivery (deliver -> ack) drains the outbox separately, so a slow channel never 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,9 @@ class TickSummary:
     run_errors: int
     baseline: bool
     tracked_active: int
+    # New status -> how many runs changed to it ("GONE" for vanished runs); the baseline's
+    # silent first sightings are an inventory, not changes, and are left out.
+    transitions: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
@@ -101,6 +105,13 @@ class Pipeline:
             run_errors=len(report.run_errors),
             baseline=baseline,
             tracked_active=sum(1 for s in self.store.snapshots().values() if is_active(s)),
+            transitions=dict(
+                Counter(
+                    "GONE" if e.kind is EventKind.GONE else str(e.to_status)
+                    for e in events
+                    if not (baseline and e.kind is EventKind.FIRST_SEEN)
+                )
+            ),
         )
 
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
@@ -111,7 +122,7 @@ class Pipeline:
         try:
             detailed = await enrich(self.client, finished)
         except ApiError as exc:  # Unauthorized mid-tick: alert with what the list said
-            log.warning("enrich_failed", error=str(exc))
+            log.warning("enrich_failed", run_ids=[run.id for run in finished], error=str(exc))
             return events
         return tuple(
             dataclasses.replace(e, run=detailed[e.run_id]) if e.run_id in detailed else e

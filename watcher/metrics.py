@@ -1,0 +1,152 @@
+"""Prometheus metrics, in a registry of their own (no global state: a test may run several daemons).
+
+The loop thread updates them after each tick and each delivery pass; the health thread only
+renders them. Every name starts with `dataframer_watcher_`; the README lists them all.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+from watcher import __version__
+
+PREFIX = "dataframer_watcher_"
+TICK_OUTCOMES = ("ok", "failed", "unauthorized", "rate_limited")
+DELIVERY_OUTCOMES = ("sent", "failed", "dead")
+KNOWN_STATUSES = ("PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELED")
+# API latency: the default timeout is 10 s, and a healthy list read of 10,000 runs is ~0.5 s.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ChannelCounts(Protocol):
+    """Per-channel cumulative delivery counters (watcher.deliver.ChannelStats)."""
+
+    sent: int
+    failed: int
+    dead: int
+
+
+class Metrics:
+    """The watcher's metrics and the registry /metrics renders."""
+
+    def __init__(
+        self, *, poll_age: Callable[[], float], last_ok_wall: Callable[[], float | None]
+    ) -> None:
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        Info(PREFIX + "build", "Version of the watcher and of Python.", registry=reg).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
+        self.ticks = Counter(PREFIX + "ticks", "Poll ticks by outcome.", ["outcome"], registry=reg)
+        for outcome in TICK_OUTCOMES:
+            self.ticks.labels(outcome)
+        self.api_latency = Histogram(
+            PREFIX + "api_request_duration_seconds",
+            "Dataframer API request latency, errors and timeouts included.",
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.runs = Gauge(
+            PREFIX + "runs", "Watched runs by last known status.", ["status"], registry=reg
+        )
+        # Every status ever set stays listed (at 0 once no run has it), so series never vanish.
+        self._statuses: set[str] = set(KNOWN_STATUSES)
+        self.transitions = Counter(
+            PREFIX + "transitions",
+            "Status changes recorded, by new status.",
+            ["to_status"],
+            registry=reg,
+        )
+        self.deliveries = Counter(
+            PREFIX + "deliveries",
+            "Delivery attempts by channel and outcome.",
+            ["channel", "outcome"],
+            registry=reg,
+        )
+        self.outbox_pending = Gauge(
+            PREFIX + "outbox_pending",
+            "Deliveries waiting to be sent (new or retrying), by channel.",
+            ["channel"],
+            registry=reg,
+        )
+        self.outbox_dead = Gauge(
+            PREFIX + "outbox_dead",
+            "Dead-lettered deliveries, by channel.",
+            ["channel"],
+            registry=reg,
+        )
+        Gauge(
+            PREFIX + "seconds_since_last_successful_poll",
+            "Seconds since the last successful poll ended (+Inf before the first).",
+            registry=reg,
+        ).set_function(poll_age)
+        Gauge(
+            PREFIX + "last_successful_poll_timestamp_seconds",
+            "Unix time the last successful poll ended (0 before the first).",
+            registry=reg,
+        ).set_function(lambda: last_ok_wall() or 0.0)
+        self.failures = Gauge(
+            PREFIX + "poll_consecutive_failures",
+            "Failed poll ticks since the last successful one.",
+            registry=reg,
+        )
+        ProcessCollector(registry=reg)
+        PlatformCollector(registry=reg)
+        GCCollector(registry=reg)
+        self._channels: set[str] = set()
+        self._delivered: dict[tuple[str, str], int] = {}
+
+    def tick(self, outcome: str, failures: int) -> None:
+        """Count one tick; `failures` is the streak after it."""
+        self.ticks.labels(outcome).inc()
+        self.failures.set(failures)
+
+    def api_requests(self, seconds: list[float]) -> None:
+        """Observe request durations and empty the list (the API client appends to it)."""
+        taken = seconds[:]
+        del seconds[: len(taken)]
+        for value in taken:
+            self.api_latency.observe(value)
+
+    def run_statuses(self, counts: Mapping[str, int]) -> None:
+        """Set the watched-runs gauge; a status no run has any more drops to 0."""
+        self._statuses.update(counts)
+        for status in self._statuses:
+            self.runs.labels(status).set(counts.get(status, 0))
+
+    def transitions_seen(self, by_status: Mapping[str, int]) -> None:
+        """Count one tick's status changes."""
+        for status, count in by_status.items():
+            self.transitions.labels(status).inc(count)
+
+    def delivered(self, stats: Mapping[str, ChannelCounts]) -> None:
+        """Bring the delivery counters up to the deliverer's cumulative per-channel stats."""
+        for channel, counts in list(stats.items()):
+            for outcome in DELIVERY_OUTCOMES:
+                total = int(getattr(counts, outcome))
+                seen = self._delivered.get((channel, outcome), 0)
+                child = self.deliveries.labels(channel, outcome)
+                if total > seen:
+                    child.inc(total - seen)
+                self._delivered[(channel, outcome)] = total
+
+    def outbox(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Set the outbox gauges from Store.delivery_counts() (channel -> status -> n)."""
+        self._channels.update(counts)
+        for channel in self._channels:
+            per = counts.get(channel, {})
+            self.outbox_pending.labels(channel).set(per.get("pending", 0) + per.get("retrying", 0))
+            self.outbox_dead.labels(channel).set(per.get("dead", 0))
