@@ -109,10 +109,15 @@ class Daemon:
             )
             await self.stopping.wait()
         finally:
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                loop.remove_signal_handler(signum)
+            loop.remove_signal_handler(signal.SIGHUP)
             self.stop()
-            await self._shutdown()
+            try:
+                # The stop handlers stay through the grace period: a second SIGTERM or Ctrl-C
+                # changes nothing, where the default action would kill the process mid-ack.
+                await self._shutdown()
+            finally:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
         return 0
 
     def stop(self) -> None:

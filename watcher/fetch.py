@@ -136,6 +136,12 @@ class DataframerClient:
             except pydantic.ValidationError as exc:
                 run_id = item.get("id") if isinstance(item, dict) else None
                 log.warning("malformed_run_skipped", run_id=str(run_id), error=_first(exc))
+        if items and not runs:
+            # Not one usable item: a broken answer (wrong types throughout), not an empty
+            # company. Reading it as "no runs" would only cost a detail read per active run.
+            raise BadResponse(
+                f"every item of the run list from {self.base_url} is malformed: {_first(error)}"
+            ) from error
         return runs
 
     async def get_run(self, run_id: str) -> Run:
@@ -223,7 +229,8 @@ async def observe(
 
     A run missing from the list is confirmed with a detail read: only a 404 marks it gone, so a
     list that comes back wrongly empty never invents a vanished run. Unauthorized and a failed
-    list read fail the tick; an error on one run is contained in the report.
+    list read fail the tick, and so do single reads that all failed (without a list, that is
+    the API being down); an error on some runs is contained in the report.
     """
     before = client.requests
     explicit = [
@@ -231,7 +238,8 @@ async def observe(
     ]
     runs: list[Run] = []
     to_read: list[str] = explicit
-    if track_all or len(explicit) > LIST_THRESHOLD:
+    listed_any = track_all or len(explicit) > LIST_THRESHOLD
+    if listed_any:
         listed = await client.list_runs(strict=baseline and track_all)
         listed_ids = {run.id for run in listed}
         if track_all:
@@ -243,6 +251,10 @@ async def observe(
             candidates = explicit
         to_read = [run_id for run_id in candidates if run_id not in listed_ids]
     read, missing, errors = await _read_each(client, to_read)
+    if not listed_any and errors and len(errors) == len(to_read):
+        # Every request of the tick failed: the API is down, not one run. Fail the tick so the
+        # daemon backs off (and honours a Retry-After) instead of polling on at full pace.
+        raise _most_telling(errors.values())
     return FetchReport(
         observation=Observation(
             runs=tuple(runs + read), missing=frozenset(missing), baseline=baseline and track_all
@@ -250,6 +262,15 @@ async def observe(
         requests=client.requests - before,
         run_errors=errors,
     )
+
+
+def _most_telling(errors: Iterable[ApiError]) -> ApiError:
+    """The error a failed tick reports: a rate limit first (the longest Retry-After wins)."""
+    ordered = list(errors)
+    limited = [e for e in ordered if isinstance(e, RateLimited)]
+    if limited:
+        return max(limited, key=lambda e: e.retry_after or 0.0)
+    return ordered[0]
 
 
 async def _read_each(

@@ -100,8 +100,17 @@ class Runtime:
             self.store.close()
 
     async def drain_all(self, *, max_rounds: int = 50) -> DrainSummary:
-        """Deliver everything due now; each delivery is tried at most once per call."""
+        """Deliver everything due now; each delivery is tried at most once per call.
+
+        When something is due, the state file must first take a write: read-only or full,
+        it raises StateError before any send, since a message sent but not acked would go
+        out again on every pass until the file took writes again.
+        """
         total = DrainSummary(sent=0, failed=0, dead=0, skipped=0)
+        now = self.clock()
+        if not self.store.due_deliveries(now, limit=1):
+            return total
+        self.store.set_meta("last_delivery_pass", now.isoformat())
         for _ in range(max_rounds):
             summary = await self.deliverer.drain()
             total = DrainSummary(

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import re
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -111,9 +112,9 @@ class Sender:
         self._concurrency = concurrency
         self._timeout = timeout
         self._secrets = tuple(secrets)
-        self._executor = ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix="watcher-send"
-        )
+        self._executor = _DaemonThreads(concurrency, name="watcher-send")
+        # url -> a send that outlived its timeout and still holds a thread (event loop only).
+        self._hung: dict[str, Future[_UrlResult]] = {}
         isolate_apprise_logging()
         _load_apprise_plugins()
 
@@ -146,16 +147,25 @@ class Sender:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _send_one(self, url: str, title: str, body: str) -> _UrlResult:
+        hung = self._hung.pop(url, None)
+        if hung is not None and not hung.done():
+            # A server that hangs would otherwise take one more thread per retry, until no
+            # other channel found one free: one hung send per URL at a time. This send's
+            # time goes to waiting for the earlier one to end.
+            ended, _ = await asyncio.wait({asyncio.wrap_future(hung)}, timeout=self._timeout)
+            if not ended:
+                self._hung[url] = hung
+                return _UrlResult(False, "an earlier send to it is still hanging")
         started = threading.Event()
-        loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._executor, _notify, url, title, body, started)
+            job: Future[_UrlResult] = self._executor.submit(_notify, url, title, body, started)
         except RuntimeError:  # the executor is shut down
             return _UrlResult(False, "sender is closed")
         try:
-            return await asyncio.wait_for(future, self._timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(job), self._timeout)
         except TimeoutError:
             if started.is_set():
+                self._hung[url] = job
                 return _UrlResult(False, f"timed out after {self._timeout:g}s")
             # wait_for cancelled the queued call: it will not run later.
             return _UrlResult(
@@ -171,6 +181,77 @@ class Sender:
         text = _ANY_URL.sub(lambda m: redact_url(m.group()), text)
         text = redact_text(text, secrets)
         return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+class _DaemonThreads(Executor):
+    """A fixed pool of daemon threads: ThreadPoolExecutor, except for the exit.
+
+    ThreadPoolExecutor's workers are joined when the interpreter exits, so one send still
+    hanging past its timeout (an SMTP server that never answers, a URL with a long `rto=`)
+    would hold a stopped daemon for as long as apprise waits. These threads are abandoned
+    instead: the process exits when the daemon is done, and the unacked send goes out again
+    on the next start (the duplicate the README documents).
+    """
+
+    def __init__(self, workers: int, *, name: str) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue fn(*args); RuntimeError once shut down."""
+        if kwargs:
+            raise TypeError("keyword arguments are not supported")
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new sends after shutdown")
+            self._jobs.put((future, fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Take no more work; cancel what is queued; a running send finishes on its own."""
+        with self._lock:
+            self._closed = True
+        while cancel_futures:
+            try:
+                future, _, _ = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            future.cancel()
+        stop: _Job = (Future(), _stop_worker, ())
+        for _ in self._threads:
+            self._jobs.put(stop)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if fn is _stop_worker:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued (its wait_for timed out)
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+
+def _stop_worker() -> None:
+    """The marker that tells a worker thread to end."""
 
 
 def _notify(url: str, title: str, body: str, started: threading.Event) -> _UrlResult:

@@ -137,6 +137,7 @@ class Store:
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so any wait for the lock happens up-front."""
         with self._mutex:
+            self._regain_write_access()
             conn = self._db
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -150,6 +151,25 @@ class Store:
                     raise
             except sqlite3.Error as exc:
                 raise StateError(f"cannot write state file {self.path}: {reason(exc)}") from exc
+
+    def _regain_write_access(self) -> None:
+        """Reopen read-write a file opened read-only that has become writable since (a disk
+        remounted, a permission fixed), so a long-running daemon carries on by itself."""
+        if not self.readonly or self._conn is None:
+            return
+        if not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            return
+        try:
+            conn, readonly = open_connection(self.path, create=False)
+        except StateError:
+            return  # the write that follows fails on the old connection, with one clear line
+        if readonly:
+            conn.close()
+            return
+        conn.row_factory = sqlite3.Row
+        self._conn.close()
+        self._conn, self.readonly = conn, False
+        self._data_version = _STALE
 
     # -- tracking -----------------------------------------------------------------------------
 
