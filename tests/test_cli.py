@@ -359,3 +359,20 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "demo",
     ):
         assert command in out
+
+
+def test_readme_config_reference_names_every_key(tmp_path: Path) -> None:
+    """The README's config reference table has a row for every key check-config prints."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("### Config reference", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_.<>\[\]]+)` \|", table, re.MULTILINE))
+    result = cli("check-config", cwd=tmp_path, env={"DATAFRAMER_API_KEY": SECRET_KEY})
+    shown = yaml.safe_load(result.stdout)
+    for section, keys in shown.items():
+        if section == "channels":
+            assert "channels.<name>" in documented
+        elif section == "routes":
+            assert {"routes[].statuses", "routes[].channels", "routes[].specs"} <= documented
+        else:
+            for key in keys:
+                assert f"{section}.{key}" in documented, f"{section}.{key} missing from README"
