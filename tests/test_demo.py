@@ -29,9 +29,10 @@ def test_demo_prints_each_alert_and_exits_0(tmp_path: Path) -> None:
     for status in ("SUCCEEDED", "FAILED", "CANCELED"):
         assert f"Dataframer run {status}:" in out
     assert "demo finished" in out
-    alerts = out.count("🔔")
-    assert f"{alerts} alerts received" in out
-    assert alerts >= 3
+    messages = out.count("🔔")
+    run_alerts = out.count("   Run: ")
+    assert f"{run_alerts} run alerts in {messages} messages" in out
+    assert run_alerts >= 3
     assert list(tmp_path.iterdir()) == []  # the demo leaves nothing behind
 
 

@@ -151,3 +151,15 @@ def test_explicitly_tracked_finished_run_is_announced_once(
     assert daemon.terminate() == 0
     assert webhook.run_ids() == [done.id]
     assert "FAILED" in webhook.posts[0]["title"]
+
+
+def test_wrong_key_with_nothing_to_poll_still_exits_1(
+    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+) -> None:
+    """No tracked run and no discovery: the start-up key check still refuses a wrong key."""
+    config = write_config(dataframer={"base_url": simulator.url}, channels={"hook": webhook.url})
+    daemon = start_daemon(config, api_key="wrong-key-abcdef")
+    assert daemon.proc.wait(timeout=30) == 1
+    output = daemon.log_path.read_text()
+    assert simulator.url in output
+    assert "wrong-key-abcdef" not in output

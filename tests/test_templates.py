@@ -374,3 +374,19 @@ def test_human_size_never_fails(size: int) -> None:
     """Any size renders as a number and one of B, KB, MB, GB."""
     text = human_size(size)
     assert re.fullmatch(r"\d+(\.\d)? (B|KB|MB|GB)", text), text
+
+
+def test_a_transition_from_no_status_reads_as_a_first_sighting() -> None:
+    """A re-armed run (status cleared, first_seen kept) never says 'None → SUCCEEDED'."""
+    event = Event(
+        run_id="r-1",
+        kind=EventKind.TRANSITION,
+        from_status=None,
+        to_status="SUCCEEDED",
+        at=datetime(2026, 11, 1, tzinfo=UTC),
+        alert=True,
+        run=Run(id="r-1", status="SUCCEEDED", spec_name="s"),
+    )
+    body = body_for(event)
+    assert "None" not in body
+    assert "SUCCEEDED (already finished when first seen)" in body

@@ -143,6 +143,7 @@ class Daemon:
         with structlog.contextvars.bound_contextvars(tick=self._next_tick_id()):
             try:
                 await self._tick()
+                await self.rt.check_key_if_unused()
             except Unauthorized:
                 raise  # the key is wrong: exit 1 rather than retry forever
             except (ApiError, StateError):

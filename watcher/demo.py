@@ -121,35 +121,35 @@ async def _watch(
     while time.monotonic() - started < deadline and not daemon_task.done():
         finished = {run.id for run in runs if is_terminal(sim.status(run.id))} - finished_before
         settled = time.monotonic() - started > DEMO_SETTLES_AFTER
-        if settled and finished and _alerted(sink) >= finished:
+        if settled and finished and set(_mentions(sink)) >= finished:
             break
         await asyncio.sleep(0.1)
     daemon.stop()
     await daemon_task
     finished = {run.id for run in runs if is_terminal(sim.status(run.id))} - finished_before
-    alerted = _alerted(sink)
+    mentions = _mentions(sink)  # one entry per run an alert named (alerts may group runs)
     statuses = Counter(sim.status(run_id) for run_id in finished)
     click.echo(
         f"\ndemo finished in {time.monotonic() - started:.1f}s: {len(finished)} runs finished "
         f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}), "
-        f"{len(sink.alerts)} alerts received, {len(runs) - len(finished) - len(finished_before)} "
-        "run(s) still under way"
+        f"{len(mentions)} run alerts in {len(sink.alerts)} messages, "
+        f"{len(runs) - len(finished) - len(finished_before)} run(s) still under way"
     )
-    if alerted != finished or len(sink.alerts) != len(finished):
+    if Counter(mentions) != Counter(finished):
         click.echo(
             "demo failed: expected one alert per finished run, "
-            f"missing {len(finished - alerted)}, "
-            f"extra {len(sink.alerts) - len(alerted & finished)}",
+            f"missing {len(finished - set(mentions))}, "
+            f"extra {len(mentions) - len(set(mentions) & finished)}",
             err=True,
         )
         return 1
     return 0
 
 
-def _alerted(sink: AlertSink) -> set[str]:
-    ids: set[str] = set()
+def _mentions(sink: AlertSink) -> list[str]:
+    ids: list[str] = []
     for alert in list(sink.alerts):
         for line in str(alert.get("message", "")).splitlines():
             if line.startswith("Run: "):
-                ids.add(line.removeprefix("Run: ").strip())
+                ids.append(line.removeprefix("Run: ").strip())
     return ids

@@ -27,6 +27,10 @@ class StateLocked(StateError):
     """Another watcher process holds the exclusive lock on the state file."""
 
 
+class StateConflict(StateError):
+    """`track`/`untrack` changed a run while a tick was deciding about it: redo the tick."""
+
+
 class ApiError(WatcherError):
     """The Dataframer API did not answer usefully."""
 

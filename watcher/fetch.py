@@ -88,6 +88,7 @@ class DataframerClient:
             follow_redirects=False,
         )
         self.requests = 0
+        self._skipped_ids: set[str] = set()
         self.request_seconds: list[float] = []  # drained by the metrics observer, if any
 
     async def __aenter__(self) -> Self:
@@ -120,12 +121,16 @@ class DataframerClient:
     def _salvage(
         self, content: bytes, error: pydantic.ValidationError, *, strict: bool
     ) -> list[Run]:
-        """The well-formed runs of a list with bad items; a body that is no JSON list fails."""
+        """The well-formed runs of a list with bad items; a body that is no JSON list fails.
+
+        An item without a usable id is skipped even in strict mode: no run can ever be known
+        by it, so it must not hold the discovery baseline back forever.
+        """
         try:
             items = json.loads(content)
         except ValueError:
             items = None
-        if strict or not isinstance(items, list):
+        if not isinstance(items, list):
             raise BadResponse(
                 f"the run list from {self.base_url} is malformed: {_first(error)}"
             ) from error
@@ -135,7 +140,12 @@ class DataframerClient:
                 runs.append(RUN.validate_python(item))
             except pydantic.ValidationError as exc:
                 run_id = item.get("id") if isinstance(item, dict) else None
-                log.warning("malformed_run_skipped", run_id=str(run_id), error=_first(exc))
+                if strict and isinstance(run_id, str) and run_id:
+                    raise BadResponse(
+                        f"run {run_id} in the run list from {self.base_url} is malformed:"
+                        f" {_first(exc)}"
+                    ) from exc
+                self._skipped(run_id, exc)
         if items and not runs:
             # Not one usable item: a broken answer (wrong types throughout), not an empty
             # company. Reading it as "no runs" would only cost a detail read per active run.
@@ -143,6 +153,15 @@ class DataframerClient:
                 f"every item of the run list from {self.base_url} is malformed: {_first(error)}"
             ) from error
         return runs
+
+    def _skipped(self, run_id: object, exc: pydantic.ValidationError) -> None:
+        """Log a skipped item once per id, not on every tick it stays broken."""
+        key = str(run_id)
+        if key in self._skipped_ids:
+            log.debug("malformed_run_skipped", run_id=key, error=_first(exc))
+            return
+        self._skipped_ids.add(key)
+        log.warning("malformed_run_skipped", run_id=key, error=_first(exc))
 
     async def get_run(self, run_id: str) -> Run:
         """One run in detail (with generated files)."""
@@ -156,6 +175,18 @@ class DataframerClient:
         if run.id != run_id:
             raise BadResponse(f"asked {self.base_url} for run {run_id} and got run {run.id}")
         return run
+
+    async def check_key(self) -> None:
+        """Raise Unauthorized if the API refuses the key; any other answer is not our concern.
+
+        Reads a run id that cannot exist: a cheap request the API must authenticate.
+        """
+        try:
+            await self._get(f"{RUNS_PATH}00000000-0000-0000-0000-000000000000/")
+        except Unauthorized:
+            raise
+        except ApiError as exc:
+            log.debug("key_check_inconclusive", error=str(exc))
 
     async def _get(self, path: str) -> bytes:
         where = f"{self.base_url}{path}"

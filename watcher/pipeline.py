@@ -15,7 +15,7 @@ import structlog
 
 from watcher.config import Settings
 from watcher.detect import detect
-from watcher.errors import ApiError
+from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, TickRecord
 from watcher.fetch import DataframerClient, enrich, is_active, observe
 from watcher.models import KNOWN_STATUSES
@@ -67,7 +67,18 @@ class Pipeline:
         self.clock = clock
 
     async def tick(self) -> TickSummary:
-        """Fetch, detect, route and record once. Raises ApiError or StateError when it cannot."""
+        """Fetch, detect, route and record once. Raises ApiError or StateError when it cannot.
+
+        A `track`/`untrack` that lands on a run while the tick decides about it makes the
+        record stage refuse; the tick is then redone once from the new state.
+        """
+        try:
+            return await self._tick()
+        except StateConflict as exc:
+            log.info("tick_redone", reason=str(exc))
+            return await self._tick()
+
+    async def _tick(self) -> TickSummary:
         now = self.clock()
         snapshots = self.store.snapshots()
         track_all = self.settings.track.all

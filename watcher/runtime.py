@@ -51,8 +51,11 @@ class Runtime:
         try:
             if lock:
                 store.acquire_daemon_lock()
-            if settings.track.runs:
-                store.track(settings.track.runs, clock())
+            # A configured run untracked by hand stays untracked across restarts.
+            known = store.snapshots() if settings.track.runs else {}
+            wanted = [r for r in settings.track.runs if r not in known or not known[r].muted]
+            if wanted:
+                store.track(wanted, clock())
         except BaseException:
             store.close()
             raise
@@ -123,9 +126,19 @@ class Runtime:
                 break
         return total
 
+    async def check_key_if_unused(self) -> None:
+        """At start, prove the API key even when the first tick needed no request.
+
+        With nothing to poll (no active tracked run, no discovery) a wrong key would otherwise
+        go unnoticed until the next `track`; Unauthorized here means exit 1.
+        """
+        if self.client.requests == 0:
+            await self.client.check_key()
+
     async def cycle(self) -> tuple[TickSummary, DrainSummary]:
         """One full cycle for `once`: tick, then deliver what is due."""
         tick = await self.pipeline.tick()
+        await self.check_key_if_unused()
         log.info("tick", **tick.as_log())
         drained = await self.drain_all()
         return tick, drained

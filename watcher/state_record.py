@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from watcher.errors import StateError
+from watcher.errors import StateConflict, StateError
 from watcher.events import Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Run, is_terminal
 from watcher.timestamps import dt_or_none, ts, ts_or_none
@@ -57,6 +57,13 @@ def write_tick(
     (None: it did not read through a store, so no lost-update guard).
     """
     at = ts(tick.at)
+    changed = _changed_under_us(conn, tick, revs)
+    if changed:
+        # The guard below would keep the user's row, but this tick's events about that run
+        # were decided from the old one: recording them could alert twice. Redo the tick.
+        raise StateConflict(
+            f"run {changed[0]} was tracked or untracked during the tick; the tick is redone"
+        )
     conn.executemany(_UPSERT_RUN, (_run_params(snap, revs) for snap in tick.snapshots))
     # Ids assigned here rather than read back one insert at a time: a baseline inserts
     # thousands of events, and we hold the write lock so MAX(id) cannot move.
@@ -107,6 +114,27 @@ def write_tick(
         set_meta(conn, "discovery_baseline", at)
     set_meta(conn, "last_tick_at", at)
     return delivery_ids
+
+
+def _changed_under_us(
+    conn: sqlite3.Connection, tick: TickRecord, revs: Mapping[str, int] | None
+) -> list[str]:
+    """Runs this tick has events about whose row the lost-update guard would not overwrite."""
+    if revs is None or not tick.events:
+        return []
+    ids = json.dumps(sorted({event.run_id for event in tick.events}))
+    rows = conn.execute(
+        "SELECT run_id, user_rev, status, muted FROM runs"
+        " WHERE run_id IN (SELECT value FROM json_each(?))",
+        (ids,),
+    )
+    changed = []
+    for run_id, user_rev, status, muted in rows:
+        rev = revs.get(run_id, _NEW_TO_CALLER)
+        taken_over = rev == _NEW_TO_CALLER and status is None and not muted
+        if user_rev != rev and not taken_over:
+            changed.append(run_id)
+    return changed
 
 
 def _run_params(snap: Snapshot, revs: Mapping[str, int] | None) -> dict[str, Any]:

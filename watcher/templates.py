@@ -74,7 +74,7 @@ def body_for(event: Event) -> str:
     run = event.run
     transition = (
         f"{event.to_status} (already finished when first seen)"
-        if event.kind is EventKind.FIRST_SEEN
+        if event.kind is EventKind.FIRST_SEEN or event.from_status is None
         else f"{event.from_status} → {event.to_status}"
     )
     lines = [f"Run: {event.run_id}", f"Spec: {_spec(run)}", f"Status: {transition}"]

@@ -1,0 +1,133 @@
+"""One tick across real stages: a real Store in tmp_path, the API answered in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from watcher.config import Settings, load_settings
+from watcher.fetch import DataframerClient
+from watcher.pipeline import Pipeline
+from watcher.runtime import Runtime
+from watcher.state import Store
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def settings_for(tmp_path: Path, body: str) -> Settings:
+    """Settings from a YAML body, with the state file in tmp_path."""
+    config = tmp_path / "watcher.yaml"
+    config.write_text(f"state:\n  path: {tmp_path / 'w.db'}\n" + body)
+    return load_settings(config, environ={"DATAFRAMER_API_KEY": "key-123456"})
+
+
+class FakeApi:
+    """Runs by id with a settable status; an optional hook runs during the next request."""
+
+    def __init__(self, **statuses: str) -> None:
+        self.statuses = dict(statuses)
+        self.during_next_request: Callable[[], None] | None = None
+        self.requests = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.during_next_request is not None:
+            hook, self.during_next_request = self.during_next_request, None
+            hook()
+        if request.headers["Authorization"] != "Bearer key-123456":
+            return httpx.Response(401, json={"detail": "Invalid API key."})
+        runs = [{"id": i, "status": s, "spec_name": "spec"} for i, s in self.statuses.items()]
+        if request.url.path == "/api/dataframer/runs/":
+            return httpx.Response(200, json=runs)
+        run_id = request.url.path.rstrip("/").rsplit("/", 1)[1]
+        if run_id not in self.statuses:
+            return httpx.Response(404, json={"detail": "Not found."})
+        return httpx.Response(
+            200, json={**runs[list(self.statuses).index(run_id)], "generated_files": []}
+        )
+
+
+def clock() -> Callable[[], datetime]:
+    """A clock that moves 30 s per call."""
+    times = (T0 + timedelta(seconds=30 * i) for i in range(10_000))
+    return lambda: next(times)
+
+
+def pipeline(settings: Settings, store: Store, api: FakeApi) -> Pipeline:
+    client = DataframerClient(
+        "http://api.test", "key-123456", transport=httpx.MockTransport(api.handler)
+    )
+    return Pipeline(settings, store, client, clock=clock())
+
+
+def alerts(store: Store) -> list[Any]:
+    return store._db.execute("SELECT channel, title FROM deliveries ORDER BY id").fetchall()
+
+
+def test_track_landing_mid_tick_alerts_once(tmp_path: Path) -> None:
+    """`track X` while the tick that sees X finish is in flight: the tick is redone, one alert."""
+    settings = settings_for(
+        tmp_path, "track:\n  all: true\nchannels:\n  team: json://127.0.0.1:9/\n"
+    )
+    api = FakeApi(X="PROCESSING")
+    with Store.open(settings.state.path) as store:
+        p = pipeline(settings, store, api)
+        asyncio.run(p.tick())  # the baseline: X is PROCESSING
+        api.statuses["X"] = "SUCCEEDED"
+        with Store.open(settings.state.path) as cli:
+            api.during_next_request = lambda: cli.track(["X"], T0)
+            first = asyncio.run(p.tick())
+        second = asyncio.run(p.tick())
+        assert first.alerts == 1
+        assert second.alerts == 0
+        assert len(alerts(store)) == 1
+        assert store.snapshots()["X"].status == "SUCCEEDED"
+
+
+def test_restart_keeps_a_configured_run_untracked(tmp_path: Path) -> None:
+    """A run in track.runs that the user untracked stays untracked when the watcher restarts."""
+    settings = settings_for(tmp_path, "track:\n  runs: [X, Y]\n")
+
+    async def start_and_stop() -> None:
+        runtime = Runtime.open(settings)
+        await runtime.aclose()
+
+    asyncio.run(start_and_stop())
+    with Store.open(settings.state.path) as cli:
+        assert cli.untrack(["X"], T0) == {"X": "untracked"}
+    asyncio.run(start_and_stop())
+    with Store.open(settings.state.path) as store:
+        snaps = store.snapshots()
+    assert snaps["X"].muted
+    assert not snaps["Y"].muted
+
+
+def test_wrong_key_is_caught_even_with_nothing_to_poll(tmp_path: Path) -> None:
+    """No active run and no discovery: the start-up key check still meets the 401."""
+    from watcher.errors import Unauthorized
+
+    settings = settings_for(tmp_path, "")
+    api = FakeApi()
+
+    async def cycle(key: str) -> int:
+        runtime = Runtime.open(settings)
+        await runtime.client.aclose()
+        runtime.client = DataframerClient(
+            "http://api.test", key, transport=httpx.MockTransport(api.handler)
+        )
+        runtime.pipeline.client = runtime.client
+        try:
+            await runtime.cycle()
+        finally:
+            await runtime.aclose()
+        return api.requests
+
+    assert asyncio.run(cycle("key-123456")) == 1  # one cheap authenticated read
+    with pytest.raises(Unauthorized):
+        asyncio.run(cycle("wrong-key"))
