@@ -76,7 +76,7 @@ def _delivery(attempts: int, first_attempt_ago: float | None) -> Delivery:
         created_at=NOW - timedelta(days=30),
         attempts=attempts,
         first_attempt_at=first,
-        done_urls=frozenset({0}),
+        done_urls=frozenset({"key-a"}),
     )
 
 
@@ -92,17 +92,25 @@ def test_plan_after_failure(
 ) -> None:
     """Dead once the first attempt is `horizon` old; else retried after the backoff for one
     more failure, or the server's Retry-After when longer. Reason and done URLs are kept."""
+    done = frozenset({"key-a", "key-c"})
     outcome = SendOutcome(
         ok=False, done_urls=frozenset({0, 2}), reason="JSON: HTTP 503", retry_after=retry_after
     )
     delivery = _delivery(attempts, ago)
 
     attempt = plan_after_failure(
-        delivery, NOW, outcome, initial=1, cap=300, horizon=horizon, rng=random.Random(seed)
+        delivery,
+        NOW,
+        outcome,
+        initial=1,
+        cap=300,
+        horizon=horizon,
+        rng=random.Random(seed),
+        done_urls=done,
     )
 
     assert (attempt.delivery_id, attempt.at, attempt.ok) == (7, NOW, False)
-    assert (attempt.reason, attempt.done_urls) == ("JSON: HTTP 503", frozenset({0, 2}))
+    assert (attempt.reason, attempt.done_urls) == ("JSON: HTTP 503", done)
     first = delivery.first_attempt_at
     elapsed = 0.0 if first is None else (NOW - first).total_seconds()
     assert attempt.dead == (elapsed >= horizon)
@@ -120,7 +128,14 @@ def test_a_first_failure_is_never_dead_with_a_positive_horizon() -> None:
     outcome = SendOutcome(ok=False, done_urls=frozenset(), reason="x", retry_after=None)
 
     attempt = plan_after_failure(
-        _delivery(0, None), NOW, outcome, initial=2, cap=60, horizon=1, rng=random.Random(1)
+        _delivery(0, None),
+        NOW,
+        outcome,
+        initial=2,
+        cap=60,
+        horizon=1,
+        rng=random.Random(1),
+        done_urls=frozenset(),
     )
 
     assert not attempt.dead

@@ -177,7 +177,14 @@ class FakeOutbox:
             and (channels is None or row.delivery.channel in channels)
         ]
         due.sort(key=lambda row: (row.next_attempt_at, row.delivery.id))
-        return [row.delivery for row in due[:limit]]
+        taken: dict[str, int] = {}
+        batch = []
+        for row in due:  # the `limit` oldest of each channel, as the real outbox
+            channel = row.delivery.channel
+            if taken.get(channel, 0) < limit:
+                taken[channel] = taken.get(channel, 0) + 1
+                batch.append(row.delivery)
+        return batch
 
     def record_attempt(self, attempt: Attempt) -> None:
         if self.fail_ack_after is not None and len(self.attempts) >= self.fail_ack_after:

@@ -231,7 +231,9 @@ def test_v1_fixture_migrates_to_current_keeping_everything(tmp_path: Path) -> No
         ]
         assert due[0].done_urls == frozenset()
         store.record_attempt(
-            Attempt(2, later, ok=True, reason=None, done_urls=frozenset({0}), next_attempt_at=None)
+            Attempt(
+                2, later, ok=True, reason=None, done_urls=frozenset({"k"}), next_attempt_at=None
+            )
         )
         history = store.history("run-b")
         assert [(h.kind, h.id) for h in history] == [

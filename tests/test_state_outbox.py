@@ -47,7 +47,7 @@ def failed(
     *,
     dead: bool = False,
     reason: str = "HTTP 503",
-    done: frozenset[int] = frozenset(),
+    done: frozenset[str] = frozenset(),
 ) -> Attempt:
     """A failed try."""
     return Attempt(delivery_id, when, False, reason, done, retry_at, dead=dead)
@@ -55,7 +55,7 @@ def failed(
 
 def sent(delivery_id: int, when: datetime) -> Attempt:
     """A successful try."""
-    return Attempt(delivery_id, when, True, None, frozenset({0, 1}), None)
+    return Attempt(delivery_id, when, True, None, frozenset({"key-a", "key-b"}), None)
 
 
 @pytest.fixture
@@ -72,10 +72,14 @@ def test_retry_then_sent(store: Store) -> None:
     """A failed try waits until next_attempt_at; a success takes it out of the outbox for good."""
     (did,) = finish(store, "run-1", "FAILED", NOW)
     assert store.pending_count() == 1
-    store.record_attempt(failed(did, at(1), at(3), done=frozenset({0})))
+    store.record_attempt(failed(did, at(1), at(3), done=frozenset({"key-a"})))
     assert store.due_deliveries(at(2)) == []
     (again,) = store.due_deliveries(at(3))
-    assert (again.attempts, again.first_attempt_at, again.done_urls) == (1, at(1), frozenset({0}))
+    assert (again.attempts, again.first_attempt_at, again.done_urls) == (
+        1,
+        at(1),
+        frozenset({"key-a"}),
+    )
     store.record_attempt(sent(did, at(3)))
     assert store.due_deliveries(at(1000)) == []
     assert store.pending_count() == 0

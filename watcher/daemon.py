@@ -1,7 +1,8 @@
 """The daemon: APScheduler drives a poll job and a delivery job until SIGTERM/SIGINT.
 
 Polling backs off on API errors (capped at ten intervals and five minutes) and recovers by
-itself; delivery runs beside it so a slow channel never delays a poll. SIGHUP reloads the
+itself; delivery runs beside it, each channel in its own task, so a slow or hung channel
+delays neither a poll nor another channel. SIGHUP reloads the
 config between ticks; a bad one is rejected and the old one kept, as Alertmanager does.
 What the operator sees (systemd notifications, health, metrics) comes from `watcher.monitor`.
 """
@@ -57,7 +58,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._tick_lock = asyncio.Lock()
-        self._drain_task: asyncio.Task[None] | None = None
+        self._drain_tasks: dict[str, asyncio.Task[None]] = {}  # channel -> its drain
         self._background: set[asyncio.Task[None]] = set()
         self.tick_id = 0
         self._last_unauthorized_log = -UNAUTHORIZED_LOG_EVERY
@@ -238,31 +239,54 @@ class Daemon:
         self.monitor.watchdog()
 
     def _kick_drain(self) -> None:
-        # The drain runs as its own task so the job returns at once and never "overlaps"; in a
-        # fresh context, so the tick that kicked it does not lend it its id.
-        if self.stopping.is_set() or (self._drain_task is not None and not self._drain_task.done()):
-            return
-        self._drain_task = asyncio.get_running_loop().create_task(
-            self._drain(), context=contextvars.Context()
-        )
+        """Start a drain task for each channel with something due that has none running.
 
-    async def _drain(self) -> None:
+        One task per channel: a channel that hangs (each send waits up to delivery.timeout)
+        holds only its own task, and the other channels' new alerts go out meanwhile. The
+        tasks let the job return at once (it never "overlaps"), and start in a fresh context,
+        so the tick that kicked them does not lend them its id.
+        """
+        if self.stopping.is_set():
+            return
+        self._drain_tasks = {n: t for n, t in self._drain_tasks.items() if not t.done()}
         try:
-            summary = await self.rt.drain_all()
+            due = self.rt.store.due_deliveries(self.rt.clock(), limit=1)
         except StateError as exc:
-            # One warning when the state file stops taking delivery writes, not one a second.
-            self._deliver_failures += 1
-            level = log.warning if self._deliver_failures == 1 else log.debug
-            level("deliver_failed", error=str(exc), failures=self._deliver_failures)
-            self.monitor.drained(changed=True, error=exc)
+            self._deliver_failed(exc)
+            return
+        loop = asyncio.get_running_loop()
+        for channel in dict.fromkeys(delivery.channel for delivery in due):
+            if channel not in self._drain_tasks:
+                self._drain_tasks[channel] = loop.create_task(
+                    self._drain(channel), context=contextvars.Context()
+                )
+
+    async def _drain(self, channel: str) -> None:
+        try:
+            summary = await self.rt.drain_all(channels=[channel])
+        except StateError as exc:
+            self._deliver_failed(exc)
             return
         if self._deliver_failures:
             log.info("deliver_recovered", after_failures=self._deliver_failures)
             self._deliver_failures = 0
         changed = bool(summary.sent or summary.failed or summary.dead)
         if changed:
-            log.info("delivered", sent=summary.sent, failed=summary.failed, dead=summary.dead)
+            log.info(
+                "delivered",
+                channel=channel,
+                sent=summary.sent,
+                failed=summary.failed,
+                dead=summary.dead,
+            )
         self.monitor.drained(changed=changed)
+
+    def _deliver_failed(self, exc: StateError) -> None:
+        # One warning when the state file stops taking delivery writes, not one a second.
+        self._deliver_failures += 1
+        level = log.warning if self._deliver_failures == 1 else log.debug
+        level("deliver_failed", error=str(exc), failures=self._deliver_failures)
+        self.monitor.drained(changed=True, error=exc)
 
     async def _prune_job(self) -> None:
         try:
@@ -320,20 +344,30 @@ class Daemon:
     async def _shutdown(self) -> None:
         # Sends in flight get the grace period; none starts after the stop.
         self.rt.deliverer.stop()
+        # Paused, the scheduler starts no job and lets the running ones finish. Shutting it
+        # down now would cancel them: APScheduler's shutdown() cancels running asyncio jobs,
+        # cutting the tick under way short (with a CancelledError traceback in the log).
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        # APScheduler cancels nothing we own: wait for the tick in progress, then the sends.
+            self.scheduler.pause()
+            # A job submitted just before the pause has not taken its first step: let it take
+            # it, so it sees the stop and returns instead of being cancelled below.
+            await asyncio.sleep(0)
+        # The tick under way finishes and records; then each channel's sends in flight.
         async with self._tick_lock:
             pass
-        if self._drain_task is not None and not self._drain_task.done():
+        draining = {task for task in self._drain_tasks.values() if not task.done()}
+        if draining:
             grace = min(STOP_GRACE, self.settings.delivery.timeout + 1)
-            done, _ = await asyncio.wait({self._drain_task}, timeout=grace)
-            if not done:
+            _, late = await asyncio.wait(draining, timeout=grace)
+            if late:
                 # Unacked sends stay pending in the outbox and go out on the next start.
-                self._drain_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._drain_task
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
                 log.warning("stop_grace_expired", seconds=grace)
+        if self.scheduler.running:
+            # No job of ours is running any more: nothing left for it to cancel.
+            self.scheduler.shutdown(wait=False)
         self.monitor.close()
         await self.rt.aclose()
         log.info("stopped")

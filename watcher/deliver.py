@@ -5,16 +5,24 @@ so a crash mid-drain loses only the acks of the sends in flight: those messages 
 on the next start, the one duplicate the design allows. A failed send is retried with
 exponential backoff and jitter, and dead-lettered once it has kept failing for `horizon`.
 
-Channels drain concurrently, so one channel's failure or hang never delays another. The
-deliveries of one channel go oldest first, and once one fails the channel's later ones wait
-for the next drain, so a drain never reorders a channel's messages. Across drains a later
-delivery may overtake one still waiting for its retry: holding it back too would let one
-message the channel always rejects (too long, say) block all the others for `horizon`.
+Channels drain concurrently, and each drain takes the oldest due deliveries of each channel
+(a batch per channel, so a broken channel's backlog never crowds out the others). The daemon
+goes further and drains each channel in its own task (`drain(channels=[name])`), so a channel
+that hangs holds only its own task, never another channel's next message. The deliveries of
+one channel go oldest first, and once one fails the channel's later ones wait for the next
+drain, so a drain never reorders a channel's messages. Across drains a later delivery may
+overtake one still waiting for its retry: holding it back too would let one message the
+channel always rejects (too long, say) block all the others for `horizon`.
+
+A retry skips the URLs that already took the message. They are recorded by `url_key`, a
+digest of the URL string (never the URL itself, which holds tokens), not by position: a
+reload may reorder, add or remove a channel's URLs between two tries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,11 +41,15 @@ __all__ = [
     "OutboxStore",
     "backoff_delay",
     "plan_after_failure",
+    "url_key",
 ]
 
 
 class OutboxStore(Protocol):
-    """The outbox side of the state store, as the deliverer uses it."""
+    """The outbox side of the state store, as the deliverer uses it.
+
+    `due_deliveries` returns the `limit` oldest due deliveries of each channel, oldest first.
+    """
 
     def due_deliveries(
         self, now: datetime, *, limit: int = 100, channels: Collection[str] | None = None
@@ -67,6 +79,15 @@ class ChannelStats:
     dead: int = 0
 
 
+def url_key(url: str) -> str:
+    """The key a delivery records for a URL that took it: a digest, stable across reloads.
+
+    16 hex digits of SHA-256: the URL holds secrets, and the state file is readable by
+    whoever runs the CLI, so the URL itself is never stored.
+    """
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 def backoff_delay(attempts: int, *, initial: float, cap: float, rng: random.Random) -> float:
     """Seconds to wait after `attempts` failures: exponential, capped, "equal jitter".
 
@@ -90,8 +111,12 @@ def plan_after_failure(
     cap: float,
     horizon: float,
     rng: random.Random,
+    done_urls: frozenset[str],
 ) -> Attempt:
-    """The attempt to record for a failed send: retry later, or dead once past `horizon`."""
+    """The attempt to record for a failed send: retry later, or dead once past `horizon`.
+
+    `done_urls` are the keys (`url_key`) of the URLs that have the message so far.
+    """
     first = delivery.first_attempt_at or now
     dead = (now - first).total_seconds() >= horizon
     next_attempt_at = None
@@ -103,7 +128,7 @@ def plan_after_failure(
         at=now,
         ok=False,
         reason=outcome.reason,
-        done_urls=outcome.done_urls,
+        done_urls=done_urls,
         next_attempt_at=next_attempt_at,
         dead=dead,
     )
@@ -180,17 +205,28 @@ class Deliverer:
         """
         self._stopped = True
 
-    async def drain(self, *, limit: int = 100) -> DrainSummary:
-        """Send what is due now, each channel concurrently and in order; ack each at once.
+    async def drain(
+        self,
+        *,
+        limit: int = 100,
+        channels: Collection[str] | None = None,
+        due_by: datetime | None = None,
+    ) -> DrainSummary:
+        """Send what is due, each channel concurrently and in order; ack each at once.
+
+        Takes up to `limit` deliveries of each channel (of `channels` only, if given) due by
+        `due_by` (default: now). A caller that drains again and again with the same `due_by`
+        tries each delivery at most once: a failed one is next due after it.
 
         A store error while acking stops new sends, lets those in flight finish and ack, and
         is raised once every channel has stopped.
         """
         now = self._clock()
+        due = self._store.due_deliveries(
+            now if due_by is None else due_by, limit=limit, channels=channels
+        )
         by_channel: dict[str, list[Delivery]] = {}
-        for delivery in sorted(
-            self._store.due_deliveries(now, limit=limit), key=lambda d: (d.created_at, d.id)
-        ):
+        for delivery in sorted(due, key=lambda d: (d.created_at, d.id)):
             by_channel.setdefault(delivery.channel, []).append(delivery)
         tally = _Pass()
         for name in [name for name in by_channel if name not in self._channels]:
@@ -216,6 +252,7 @@ class Deliverer:
         queue: list[Delivery],
         tally: _Pass,
     ) -> None:
+        keys = [url_key(url) for url in urls]
         for position, delivery in enumerate(queue):
             if tally.aborted or self._stopped:
                 tally.skipped += len(queue) - position
@@ -225,11 +262,13 @@ class Deliverer:
             with structlog.contextvars.bound_contextvars(
                 delivery_id=delivery.id, channel=name, run_ids=list(delivery.run_ids)
             ):
-                outcome = await self._sender.send(
-                    urls, delivery.title, delivery.body, skip=delivery.done_urls
-                )
+                skip = frozenset(i for i, key in enumerate(keys) if key in delivery.done_urls)
+                outcome = await self._sender.send(urls, delivery.title, delivery.body, skip=skip)
+                # Keys of URLs since dropped from the channel stay: a reload that brings one
+                # back must not send it the message again.
+                done = delivery.done_urls | {keys[i] for i in outcome.done_urls}
                 try:
-                    sent = self._settle(name, delivery, outcome, tally)
+                    sent = self._settle(name, delivery, outcome, done, tally)
                 except BaseException:
                     # An ack that failed: no channel starts another send it could not ack.
                     tally.aborted = True
@@ -239,7 +278,14 @@ class Deliverer:
                 tally.skipped += len(queue) - position - 1
                 return
 
-    def _settle(self, name: str, delivery: Delivery, outcome: SendOutcome, tally: _Pass) -> bool:
+    def _settle(
+        self,
+        name: str,
+        delivery: Delivery,
+        outcome: SendOutcome,
+        done: frozenset[str],
+        tally: _Pass,
+    ) -> bool:
         """Ack one send, count it and track the channel's health; True when it was sent."""
         at = self._clock()
         stats = self.stats.setdefault(name, ChannelStats())
@@ -250,7 +296,7 @@ class Deliverer:
                     at=at,
                     ok=True,
                     reason=None,
-                    done_urls=outcome.done_urls,
+                    done_urls=done,
                     next_attempt_at=None,
                 )
             )
@@ -270,6 +316,7 @@ class Deliverer:
             cap=self._cap,
             horizon=self._horizon,
             rng=self._rng,
+            done_urls=done,
         )
         self._store.record_attempt(attempt)
         if attempt.dead:

@@ -123,8 +123,10 @@ class Delivery:
     created_at: datetime
     attempts: int = 0
     first_attempt_at: datetime | None = None
-    # Indexes of the channel's URLs that already accepted this message: a retry skips them.
-    done_urls: frozenset[int] = field(default_factory=frozenset)
+    # Keys (`watcher.deliver.url_key`: a digest, never the URL, which holds secrets) of the
+    # URLs that already accepted this message: a retry skips them, wherever a reload has
+    # moved them in the channel's list.
+    done_urls: frozenset[str] = field(default_factory=frozenset)
     run_ids: tuple[str, ...] = ()
 
 
@@ -136,6 +138,6 @@ class Attempt:
     at: datetime
     ok: bool
     reason: str | None  # redacted failure reason, None on success
-    done_urls: frozenset[int]  # URLs of the channel that have accepted the message so far
+    done_urls: frozenset[str]  # keys of the URLs that have accepted the message so far
     next_attempt_at: datetime | None  # when to retry; None when sent or dead
     dead: bool = False

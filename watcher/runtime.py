@@ -6,7 +6,7 @@ Shared by `run` (the daemon), `once` and `test-notify`, so they can never wire t
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -102,8 +102,16 @@ class Runtime:
             self.sender.close()
             self.store.close()
 
-    async def drain_all(self, *, max_rounds: int = 50) -> DrainSummary:
-        """Deliver everything due now; each delivery is tried at most once per call.
+    async def drain_all(
+        self, *, channels: Collection[str] | None = None, max_rounds: int = 50
+    ) -> DrainSummary:
+        """Deliver everything due now (of `channels` only, if given); each delivery is tried
+        at most once per call.
+
+        Each round takes a batch of every channel, so all channels progress together; every
+        round selects what was due when the call began, so a delivery that failed in one
+        round (due again only after its backoff) is not retried in the next. The daemon calls
+        this for one channel at a time, each in its own task.
 
         When something is due, the state file must first take a write: read-only or full,
         it raises StateError before any send, since a message sent but not acked would go
@@ -111,11 +119,11 @@ class Runtime:
         """
         total = DrainSummary(sent=0, failed=0, dead=0, skipped=0)
         now = self.clock()
-        if not self.store.due_deliveries(now, limit=1):
+        if not self.store.due_deliveries(now, limit=1, channels=channels):
             return total
         self.store.set_meta("last_delivery_pass", now.isoformat())
         for _ in range(max_rounds):
-            summary = await self.deliverer.drain()
+            summary = await self.deliverer.drain(channels=channels, due_by=now)
             total = DrainSummary(
                 sent=total.sent + summary.sent,
                 failed=total.failed + summary.failed,

@@ -57,7 +57,8 @@ class SendOutcome:
     """What one send of one message to one channel achieved.
 
     `done_urls` holds the indexes of the channel's URLs that have the message (the ones
-    skipped plus the ones that took it now); `reason` is one redacted line, None when ok.
+    skipped plus the ones that took it now; the deliverer records them by URL key, since a
+    reload may reorder the list); `reason` is one redacted line, None when ok.
     """
 
     ok: bool

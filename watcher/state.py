@@ -303,7 +303,8 @@ class Store:
     def due_deliveries(
         self, now: datetime, *, limit: int = 100, channels: Collection[str] | None = None
     ) -> list[Delivery]:
-        """Pending or retrying deliveries whose next attempt is due, oldest first."""
+        """Pending or retrying deliveries whose next attempt is due: the `limit` oldest of
+        each channel (so no channel's backlog crowds out another's), oldest first."""
         with self._reading() as conn:
             return state_outbox.due_deliveries(conn, now, limit=limit, channels=channels)
 

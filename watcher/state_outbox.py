@@ -39,13 +39,18 @@ def due_deliveries(
     limit: int = 100,
     channels: Collection[str] | None = None,
 ) -> list[Delivery]:
-    """Pending or retrying deliveries whose next attempt is due, oldest first."""
+    """Pending or retrying deliveries whose next attempt is due: the `limit` oldest of each
+    channel, oldest first.
+
+    The limit is per channel so that a channel with a long backlog (a broken one, whose
+    deliveries keep falling due) cannot fill the batch and starve the others.
+    """
     wanted = None if channels is None else json.dumps(sorted(channels))
     rows = conn.execute(
-        "SELECT * FROM deliveries WHERE status IN ('pending', 'retrying')"
-        " AND next_attempt_at <= ?"
-        " AND (? IS NULL OR channel IN (SELECT value FROM json_each(?)))"
-        " ORDER BY id LIMIT ?",
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id) AS nth"
+        " FROM deliveries WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?"
+        " AND (? IS NULL OR channel IN (SELECT value FROM json_each(?))))"
+        " WHERE nth <= ? ORDER BY id",
         (ts(now), wanted, wanted, limit),
     ).fetchall()
     run_ids = run_ids_of(conn, [row["id"] for row in rows])
@@ -58,11 +63,21 @@ def due_deliveries(
             created_at=dt(row["created_at"]),
             attempts=row["attempts"],
             first_attempt_at=dt_or_none(row["first_attempt_at"]),
-            done_urls=frozenset(json.loads(row["done_urls"])),
+            done_urls=_done_keys(row["done_urls"]),
             run_ids=run_ids.get(row["id"], ()),
         )
         for row in rows
     ]
+
+
+def _done_keys(text: str) -> frozenset[str]:
+    """The keys of the URLs that took a delivery, from its done_urls column (a JSON list).
+
+    Earlier builds stored URL positions (integers) there, which a reload could make point at
+    another URL. Those match no URL's key and are dropped: every URL of the channel is tried
+    again (at worst a duplicate to one that had the message, never a loss).
+    """
+    return frozenset(key for key in json.loads(text) if isinstance(key, str))
 
 
 def record_attempt(conn: sqlite3.Connection, attempt: Attempt, *, path: Path) -> None:
