@@ -333,7 +333,7 @@ def test_test_notify_reports_each_channel(tmp_path: Path, webhook: WebhookReceiv
     assert len(webhook.posts) == 1
     assert len(smtp.messages) == 1
 
-    one = cli("--config", str(config), "test-notify", "--channel", "hook", cwd=tmp_path)
+    one = cli("--config", str(config), "test-notify", "--channel", "HOOK", cwd=tmp_path)
     assert one.returncode == 0
     assert one.stdout.strip() == "hook: ok"
     unknown = cli("--config", str(config), "test-notify", "--channel", "nope", cwd=tmp_path)

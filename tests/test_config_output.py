@@ -201,12 +201,14 @@ def test_inline_key_overridden_by_the_environment_does_not_warn(tmp_path: Path) 
 
 
 def test_key_and_key_file_warns(tmp_path: Path) -> None:
-    """api_key_file is ignored when api_key is set, and check-config says so."""
+    """A YAML api_key_file loses to DATAFRAMER_API_KEY (higher priority), and check-config
+    names both and where each came from."""
     path = tmp_path / "watcher.yaml"
     path.write_text("dataframer:\n  api_key_file: /run/secrets/df\n")
     settings = load_settings(path, environ={"DATAFRAMER_API_KEY": API_KEY})
     assert config_warnings(settings) == [
-        "dataframer.api_key_file is ignored because dataframer.api_key is set"
+        f"dataframer.api_key_file (from {path}) is ignored: "
+        "dataframer.api_key (from DATAFRAMER_API_KEY) takes precedence"
     ]
 
 

@@ -12,11 +12,13 @@ from pydantic import BaseModel, ValidationError
 
 from watcher.durations import (
     Duration,
+    DurationTooLargeError,
     NegativeDurationError,
     PositiveDuration,
     at_least,
     format_duration,
     parse_duration,
+    within,
 )
 
 PROPERTIES = settings(database=None, max_examples=300)
@@ -250,3 +252,73 @@ def test_json_schema_accepts_numbers_and_strings() -> None:
     schema = Model.model_json_schema()["properties"]["plain"]
     assert {"type": "string"} in schema["anyOf"]
     assert "500ms" in schema["description"]
+
+
+@pytest.mark.parametrize(
+    "value", ["1e400", "1e400s", "1e308d", "1e999999999", "1e10000000000ms", 10**400]
+)
+def test_too_large_is_a_value_error_not_an_overflow(value: str | int) -> None:
+    """float() of the exact value overflowed: OverflowError escaped as a traceback."""
+    with pytest.raises(DurationTooLargeError, match="too large") as caught:
+        parse_duration(value)
+    assert isinstance(caught.value, ValueError)
+    assert len(str(caught.value)) < 200  # a 400-digit int is not quoted whole
+
+
+def test_extreme_exponents_are_cheap() -> None:
+    """A huge negative exponent is not computed exactly (10**999999999 would take minutes)."""
+    assert parse_duration("1e-999999999") == 0.0
+    assert parse_duration("1s1e-999999999ms") == 1.0
+
+
+def test_overlong_text_is_refused_and_not_echoed() -> None:
+    """A 5000-digit numeral: refused before any arithmetic, quoted only in part."""
+    with pytest.raises(ValueError, match="longer than 400 characters") as caught:
+        parse_duration("9" * 5000)
+    assert "9" * 50 not in str(caught.value)
+
+
+def test_the_longest_formatted_duration_still_parses() -> None:
+    """The length limit leaves room for every float's canonical form (about 320 chars)."""
+    assert parse_duration(format_duration(1.7976931348623157e308)) == 1.7976931348623157e308
+
+
+class Bounded(BaseModel):
+    interval: Annotated[Duration, within(0.1, 86_400)] = 30.0
+    timeout: Annotated[Duration, within(0, 600, inclusive=False)] = 10.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("interval", "1e10d", "must be at most 1d (got '1e10d')"),
+        ("interval", "1e400", "must be at most 1d (got '1e400')"),
+        ("interval", 86_400.001, "must be at most 1d (got 86400.001)"),
+        ("interval", "50ms", "must be at least 100ms (got '50ms')"),
+        ("interval", "-1s", "must be at least 100ms (got '-1s')"),
+        ("timeout", "10m1ms", "must be at most 10m (got '10m1ms')"),
+        ("timeout", 0, "must be greater than 0s (got 0)"),
+        ("timeout", "5 parsecs", "invalid duration '5 parsecs'"),
+    ],
+)
+def test_within_messages(field: str, value: Any, message: str) -> None:
+    """Both bounds are worded as the rule; a value beyond a float is just "too large"."""
+    with pytest.raises(ValidationError) as caught:
+        Bounded.model_validate({field: value})
+    assert message in caught.value.errors()[0]["msg"]
+
+
+def test_within_accepts_both_limits() -> None:
+    assert Bounded(interval="1d", timeout="10m").model_dump() == {
+        "interval": "1d",
+        "timeout": "10m",
+    }
+    assert Bounded(interval="100ms").interval == 0.1
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [([1], "a list"), ({"s": 1}, "a mapping"), (None, "null")]
+)
+def test_kinds_are_named_in_english(value: Any, kind: str) -> None:
+    with pytest.raises(ValueError, match=f"{kind} is not a duration"):
+        parse_duration(value)

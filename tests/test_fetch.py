@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import json
+import socket
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -407,11 +409,11 @@ async def test_detail_for_another_run_is_a_bad_response() -> None:
 @pytest.mark.parametrize(
     ("error", "words"),
     [
-        (httpx.ConnectError, "failed: ConnectError"),
+        (httpx.ConnectError, r"failed: cannot connect \(boom\)"),
         (httpx.ReadTimeout, "timed out"),
         (httpx.ConnectTimeout, "timed out"),
-        (httpx.RemoteProtocolError, "failed: RemoteProtocolError"),
-        (httpx.ReadError, "failed: ReadError"),
+        (httpx.RemoteProtocolError, r"failed: the server broke the HTTP protocol \(boom\)"),
+        (httpx.ReadError, r"failed: connection broken while reading the answer \(boom\)"),
     ],
 )
 async def test_transport_failures_are_transient(
@@ -428,6 +430,44 @@ async def test_transport_failures_are_transient(
         assert client.requests == 1
     assert isinstance(caught.value.__cause__, error)
     assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed"), "connection refused"),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            "name or service not known",
+        ),
+        (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "connection reset"),
+        (OSError(errno.ETIMEDOUT, "Connection timed out"), "timed out"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "host unreachable"),
+    ],
+)
+async def test_connection_errors_say_why_in_words(cause: OSError, reason: str) -> None:
+    """The socket error under httpx's (as httpcore chains it) becomes the reason, in words."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise OSError("All connection attempts failed") from cause
+        except OSError as wrapped:
+            raise httpx.ConnectError("All connection attempts failed", request=request) from wrapped
+
+    async with client_for(handler) as client:
+        with pytest.raises(TransientApiError) as caught:
+            await client.get_run(RUN_ID)
+    assert str(caught.value) == f"GET {BASE}/api/dataframer/runs/{RUN_ID}/ failed: {reason}"
+
+
+async def test_a_closed_port_is_connection_refused() -> None:
+    """Over real loopback: nothing listening is "connection refused", not "ConnectError"."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with DataframerClient(f"http://127.0.0.1:{port}", API_KEY) as client:
+        with pytest.raises(TransientApiError, match=r"failed: connection refused$"):
+            await client.list_runs()
 
 
 async def test_request_counter_counts_failures_too() -> None:

@@ -18,6 +18,7 @@ import click
 import structlog
 
 from watcher import __version__
+from watcher.cli_usage import WatcherGroup, config_path_callback, one_line, run_ids_callback
 from watcher.config import (
     ConfigError,
     Settings,
@@ -28,7 +29,6 @@ from watcher.config import (
 )
 from watcher.errors import UsageError, WatcherError
 from watcher.logs import SCRUBBER, configure
-from watcher.redact import redact_text
 
 RUN_ID_HELP = "Run ids as the API and the UI show them (full UUIDs)."
 
@@ -40,11 +40,15 @@ class CliState:
     config_path: Path | None
     settings: Settings | None = None
 
-    def load(self) -> Settings:
-        """The effective settings; a bad config exits 2 with one line."""
+    def load(self, *, send: bool = True) -> Settings:
+        """The effective settings; a bad config exits 2 with one line.
+
+        Commands that never send (`send=False`) leave `${VAR}` in channel URLs unexpanded:
+        the tokens may live only in the daemon's environment (a systemd EnvironmentFile).
+        """
         if self.settings is None:
             try:
-                self.settings = load_settings(self.config_path)
+                self.settings = load_settings(self.config_path, expand_channels=send)
             except ConfigError as exc:
                 fail(str(exc), code=2)
         return self.settings
@@ -52,7 +56,7 @@ class CliState:
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print one clean line to stderr and exit."""
-    click.echo(f"dataframer-watcher: {redact_text(message, SCRUBBER.secrets)}", err=True)
+    click.echo(one_line(message), err=True)
     sys.exit(code)
 
 
@@ -67,11 +71,15 @@ def expected_errors() -> Iterator[None]:
         fail(str(exc), code=1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=WatcherGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    callback=config_path_callback,
     envvar="WATCHER_CONFIG",
     help="YAML config file (also WATCHER_CONFIG). Default: ./watcher.yaml if present.",
 )
@@ -129,7 +137,7 @@ def health(state: CliState, live: bool, timeout: float) -> None:
     """Ask the running daemon (at health.listen): exit 0 if ready (--live: alive), else 1."""
     from watcher.health import probe_url, query
 
-    config = state.load().health
+    config = state.load(send=False).health
     if not config.enabled:
         fail("health.enabled is false: the daemon has no health listener to ask", code=2)
     if config.port == 0:
@@ -142,26 +150,26 @@ def health(state: CliState, live: bool, timeout: float) -> None:
 
 
 @main.command()
-@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...", callback=run_ids_callback)
 @click.pass_obj
 def track(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Watch these runs (works while `run` is running)."""
     from watcher.views import track_runs
 
     with expected_errors():
-        for line in track_runs(state.load(), run_ids, track=True):
+        for line in track_runs(state.load(send=False), run_ids, track=True):
             click.echo(line)
 
 
 @main.command()
-@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...", callback=run_ids_callback)
 @click.pass_obj
 def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Stop watching these runs; alerts already decided still go out."""
     from watcher.views import track_runs
 
     with expected_errors():
-        for line in track_runs(state.load(), run_ids, track=False):
+        for line in track_runs(state.load(send=False), run_ids, track=False):
             click.echo(line)
 
 
@@ -173,12 +181,12 @@ def status(state: CliState, as_json: bool) -> None:
     from watcher.views import status_data, status_text
 
     with expected_errors():
-        data = status_data(state.load())
+        data = status_data(state.load(send=False))
     click.echo(json.dumps(data, indent=2) if as_json else status_text(data))
 
 
 @main.command()
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, callback=run_ids_callback)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_obj
@@ -187,8 +195,8 @@ def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> N
     from watcher.views import history_data, history_text
 
     with expected_errors():
-        data = history_data(state.load(), run_id, limit=limit)
-    click.echo(json.dumps(data, indent=2) if as_json else history_text(data))
+        data = history_data(state.load(send=False), run_id, limit=limit)
+    click.echo(json.dumps(data, indent=2) if as_json else history_text(data, run_id))
 
 
 @main.command()
@@ -199,7 +207,7 @@ def redeliver(state: CliState, channel: str | None) -> None:
     from watcher.views import redeliver_dead
 
     with expected_errors():
-        count = redeliver_dead(state.load(), channel)
+        count = redeliver_dead(state.load(send=False), channel)
     click.echo(f"requeued {count} dead deliver{'y' if count == 1 else 'ies'}")
 
 
@@ -221,7 +229,7 @@ def check_config(state: CliState) -> None:
 @click.option("--channel", default=None, help="Only this channel.")
 @click.pass_obj
 def test_notify(state: CliState, channel: str | None) -> None:
-    """Send a test alert to each channel (or one) and report each result."""
+    """Send a test alert to every channel at once (or to one) and report each result."""
     from watcher.views import send_test_alerts
 
     settings = state.load()

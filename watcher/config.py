@@ -10,25 +10,30 @@ Sources, highest priority first (pydantic-settings merges them key by key):
    environment variables (``WATCHER_DATAFRAMER__API_KEY`` or ``DATAFRAMER_API_KEY``);
 5. the defaults of the sections.
 
+``dataframer.api_key`` and ``dataframer.api_key_file`` are one setting: the highest source
+that gives either decides which is used (``api_key`` when one source gives both). Channel
+names are case-insensitive (kept in lower case). A ``WATCHER_*`` variable that sets nothing is
+an error, as is an unknown key in the file.
+
 Every problem becomes one `ConfigError` whose message is a single line naming the file, the
 dotted field and the reason, and never a secret value.
 
 This module is the public face: `Settings`, `load_settings` and what the rest of the program
 asks of the settings. The parts live beside it and are re-exported here: the sections in
-`watcher.config_sections`, the channels in `watcher.config_channels`, the sources and the load
-context in `watcher.config_sources`, `ConfigError` and its messages in `watcher.config_errors`.
+`watcher.config_sections` (their single values in `watcher.config_values`), the channels in
+`watcher.config_channels`, the sources and the load context in `watcher.config_sources` (the
+``WATCHER_*`` names in `watcher.config_env`), `ConfigError` and its messages in
+`watcher.config_errors`, and what check-config and the logger read (`secrets_of`,
+`config_warnings`, `redacted_config`) in `watcher.config_report`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import yaml
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -39,6 +44,14 @@ from pydantic_settings import (
 
 from watcher.config_channels import ChannelName, ChannelUrls
 from watcher.config_errors import ConfigError, describe, describe_settings_error, reason
+from watcher.config_report import (
+    config_warnings,
+    load_warnings,
+    redacted_config,
+    render_config_yaml,
+    resolve_api_key,
+    secrets_of,
+)
 from watcher.config_sections import (
     DEFAULT_BASE_URL,
     DataframerConfig,
@@ -49,7 +62,6 @@ from watcher.config_sections import (
     Route,
     StateConfig,
     TrackConfig,
-    without_password,
 )
 from watcher.config_sources import (
     LOAD_CONTEXT,
@@ -58,7 +70,7 @@ from watcher.config_sources import (
     current_context,
     loading,
 )
-from watcher.redact import MIN_SECRET_LENGTH, redact_text, redact_url, url_secrets
+from watcher.config_values import fold_channel_names
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -112,6 +124,8 @@ class Settings(BaseSettings):
     _source_path: Path | None = PrivateAttr(default=None)
     _substituted: frozenset[str] = PrivateAttr(default=frozenset())
     _warnings: list[str] = PrivateAttr(default_factory=list)
+    _key_field: str | None = PrivateAttr(default=None)
+    _channels_expanded: bool = PrivateAttr(default=True)
 
     def __init__(self, **values: Any) -> None:
         if LOAD_CONTEXT.get() is not None:
@@ -125,15 +139,51 @@ class Settings(BaseSettings):
         """The YAML file these settings were read from, if any."""
         return self._source_path
 
+    @property
+    def api_key_field(self) -> str | None:
+        """Which of ``dataframer.api_key`` and ``api_key_file`` gives the key: the one the
+        higher-priority source set (``api_key`` when one source set both); None if neither."""
+        config = self.dataframer
+        if config.api_key is not None and (
+            config.api_key_file is None or self._key_field != "api_key_file"
+        ):
+            return "api_key"
+        return "api_key_file" if config.api_key_file is not None else None
+
+    @property
+    def channels_expanded(self) -> bool:
+        """Whether channel URLs were ``${VAR}`` substituted and checked (see `load_settings`)."""
+        return self._channels_expanded
+
+    @property
+    def substituted_values(self) -> frozenset[str]:
+        """The secret values ``${VAR}`` substitution put into channel URLs."""
+        return self._substituted
+
+    @property
+    def load_warnings(self) -> list[str]:
+        """Advice found while loading (see `config_warnings`)."""
+        return list(self._warnings)
+
     def channel_urls(self, name: str) -> list[str]:
-        """The apprise URLs of channel ``name``, ``${VAR}`` substituted; KeyError if none."""
-        return list(self.channels[name])
+        """The apprise URLs of channel ``name`` (any case), ``${VAR}`` substituted unless loaded
+        with ``expand_channels=False``; KeyError if none."""
+        return list(self.channels[name.lower()])
 
     @model_validator(mode="before")
     @classmethod
     def _null_means_default(cls, data: Any) -> Any:
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_channel_names(cls, data: Any) -> Any:
+        # The YAML source folds its own before the merge; this covers the other sources
+        # (WATCHER_CHANNELS='{"Team": ...}', keyword arguments).
+        if isinstance(data, dict) and isinstance(data.get("channels"), dict):
+            return {**data, "channels": fold_channel_names(data["channels"])}
         return data
 
     @model_validator(mode="after")
@@ -154,7 +204,9 @@ class Settings(BaseSettings):
         context = current_context()
         self._source_path = context.yaml_path
         self._substituted = frozenset(context.substituted)
-        self._warnings = _warnings(self, context)
+        self._key_field = context.key_field
+        self._channels_expanded = context.expand_channels
+        self._warnings = load_warnings(self, context)
         return self
 
     @classmethod
@@ -173,12 +225,19 @@ class Settings(BaseSettings):
 
 
 def load_settings(
-    path: Path | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    expand_channels: bool = True,
 ) -> Settings:
     """The settings from ``path`` (else ``$WATCHER_CONFIG``, else ``./watcher.yaml`` if present,
     else none), the environment and the credentials directory. Raises `ConfigError`.
 
     ``environ`` replaces `os.environ` entirely when given (tests pass a dict).
+    ``expand_channels=False`` is for commands that never send (status, history, track, ...):
+    channel URLs are kept as written, neither ``${VAR}`` substituted nor checked by apprise
+    (an operator's shell often lacks tokens only the service's environment holds); channel
+    names are still read, so routes are still checked against them.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     if path is None and env.get("WATCHER_CONFIG", "").strip():
@@ -188,7 +247,7 @@ def load_settings(
     if path is not None:
         path = Path(path).expanduser()
         _check_file(path)
-    context = LoadContext(environ=env, yaml_path=path)
+    context = LoadContext(environ=env, yaml_path=path, expand_channels=expand_channels)
     try:
         with loading(context):
             return Settings()
@@ -212,101 +271,3 @@ def _check_file(path: Path) -> None:
             pass
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {reason(exc)}", path=path) from None
-
-
-# --- what the rest of the program asks of the settings --------------------------------------
-
-
-def resolve_api_key(settings: Settings) -> str:
-    """The Dataframer API key: ``dataframer.api_key``, else the content of ``api_key_file``."""
-    config = settings.dataframer
-    if config.api_key is not None:
-        return config.api_key.get_secret_value()
-    if config.api_key_file is None:
-        raise ConfigError(
-            "no Dataframer API key: set DATAFRAMER_API_KEY or dataframer.api_key_file",
-            path=settings.source_path,
-        )
-    file = config.api_key_file
-    try:
-        key = file.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:
-        problem = "is not UTF-8 text"
-    except OSError as exc:
-        problem = f"cannot be read: {reason(exc)}"
-    else:
-        if key:
-            return key
-        problem = "is empty"
-    raise ConfigError(f"dataframer.api_key_file: {file} {problem}", path=settings.source_path)
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value the settings hold, longest first, for the logger to scrub anywhere."""
-    found: set[str] = set(settings._substituted)
-    with contextlib.suppress(ConfigError):
-        found.add(resolve_api_key(settings))
-    with contextlib.suppress(ValueError):
-        password = urlsplit(settings.dataframer.base_url).password
-        if password:
-            found.add(password)
-    for urls in settings.channels.values():
-        for url in urls:
-            found.update(url_secrets(url))
-    return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=lambda s: (-len(s), s))
-
-
-def config_warnings(settings: Settings) -> list[str]:
-    """Advice that is not an error (for ``check-config``): inline secrets, unused channels."""
-    return list(settings._warnings)
-
-
-def _warnings(settings: Settings, context: LoadContext) -> list[str]:
-    found: list[str] = []
-    config = settings.dataframer
-    written = context.yaml_data.get("dataframer")
-    inline_key = str(written.get("api_key")).strip() if isinstance(written, dict) else None
-    if config.api_key is not None and config.api_key.get_secret_value() == inline_key:
-        found.append(
-            f"dataframer.api_key is written in {context.yaml_path}: it is safer in "
-            "DATAFRAMER_API_KEY or in a file named by dataframer.api_key_file"
-        )
-    if config.api_key is not None and config.api_key_file is not None:
-        found.append("dataframer.api_key_file is ignored because dataframer.api_key is set")
-    if settings.routes:
-        routed = {name for route in settings.routes for name in route.channels}
-        found.extend(
-            f"channel {name!r} is named by no route and receives no alerts"
-            for name in settings.channels
-            if name not in routed
-        )
-    return found
-
-
-def redacted_config(settings: Settings) -> dict[str, Any]:
-    """The effective configuration as plain data, durations formatted, every secret hidden."""
-    data = settings.model_dump(mode="json")
-    config = settings.dataframer
-    if config.api_key is not None:
-        shown_key = "***"
-    elif config.api_key_file is not None:
-        shown_key = f"(from api_key_file {config.api_key_file})"
-    else:
-        shown_key = "(not set)"
-    data["dataframer"]["api_key"] = shown_key
-    data["dataframer"]["base_url"] = without_password(config.base_url)
-    data["channels"] = {
-        name: [redact_text(redact_url(url), settings._substituted) for url in urls]
-        for name, urls in settings.channels.items()
-    }
-    for route in data["routes"]:
-        if route.get("specs") is None:
-            route.pop("specs", None)
-    return data
-
-
-def render_config_yaml(settings: Settings) -> str:
-    """`redacted_config` as YAML, for ``check-config``."""
-    return yaml.safe_dump(
-        redacted_config(settings), sort_keys=False, allow_unicode=True, default_flow_style=False
-    )

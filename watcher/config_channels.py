@@ -1,7 +1,10 @@
 """The ``channels:`` section: channel names, and apprise URLs with ``${VAR}`` substituted.
 
 Each URL is expanded from the load's environment (``${VAR}``, ``${VAR:-default}``, ``$$``) and
-must be one apprise knows; the values substituted into it are remembered as secrets.
+must be one apprise knows; the values substituted into it are remembered as secrets. A load for
+a command that never sends (``load_settings(expand_channels=False)``) keeps the URLs as written,
+neither substituted nor checked: only the names matter to it. Channel names are case-insensitive
+(stored in lower case; `watcher.config_values.fold_channel_names`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_settings import NoDecode
 
-from watcher.config_sections import HOSTNAME
 from watcher.config_sources import current_context
+from watcher.config_values import HOSTNAME
 from watcher.redact import apprise_plugin, redact_url
 
 __all__ = ["ChannelName", "ChannelUrls"]
@@ -87,6 +90,12 @@ def _expand_and_check(urls: list[str]) -> list[str]:
     checked: list[str] = []
     for index, raw in enumerate(urls):
         which = f"URL {index + 1}: " if len(urls) > 1 else ""
+        if not context.expand_channels:  # kept as written: the tokens may not be set here
+            if not raw.strip():
+                raise ValueError(f"{which}an apprise URL must not be empty")
+            if raw.strip() not in checked:
+                checked.append(raw.strip())
+            continue
         url, used = _substitute(raw.strip(), context.environ)
         context.substituted.update(v for v in used if not _looks_public(v))
         if not url:

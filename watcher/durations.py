@@ -5,7 +5,9 @@ rounds once, so ``parse_duration(format_duration(x)) == x`` for every finite ``x
 (whole milliseconds get the compound form "1h30m", anything finer a decimal number of seconds).
 
 `Duration` and its bounded variants are the pydantic types the settings models use: they hold
-float seconds, accept numbers or duration strings, and dump as the formatted string.
+float seconds, accept numbers or duration strings, and dump as the formatted string. A value too
+large for a float (``1e400``) is a `DurationTooLargeError`, never an `OverflowError`; `within`
+gives a field its lower and upper bounds.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
     "Duration",
+    "DurationTooLargeError",
     "NegativeDurationError",
     "PositiveDuration",
     "at_least",
     "format_duration",
     "parse_duration",
+    "within",
 ]
 
 # Unit -> its length in seconds, exactly. Keys are lower case: input is case-insensitive.
@@ -42,6 +46,11 @@ _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
 _COMPONENT = re.compile(rf"\s*({_NUMBER})\s*(ms|d|h|m|s)\s*", re.IGNORECASE)
 _BARE_NUMBER = re.compile(rf"\s*({_NUMBER})\s*", re.IGNORECASE)
 
+# Longer input is refused before any arithmetic: huge numerals ("9" * 5000) would cost time
+# and memory to compute exactly. The longest `format_duration` output (the largest float, in
+# days) is about 320 characters.
+_MAX_TEXT = 400
+
 ACCEPTED_FORMS = (
     'a number of seconds or a duration such as "500ms", "30s", "5m", "1h", "1d" or "1h30m"'
 )
@@ -51,15 +60,49 @@ class NegativeDurationError(ValueError):
     """A duration below zero: a distinct type so bounded fields can word the error themselves."""
 
 
+class DurationTooLargeError(ValueError):
+    """A duration too large to hold as float seconds (``1e400``, ``1e400d``)."""
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for a message, kept short (a huge int has no repr: Python refuses it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return "a number of more than 38 digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _invalid(value: object, why: str = "") -> ValueError:
     reason = f" ({why})" if why else ""
-    return ValueError(f"invalid duration {value!r}{reason}: expected {ACCEPTED_FORMS}")
+    return ValueError(f"invalid duration {shown(value)}{reason}: expected {ACCEPTED_FORMS}")
 
 
 def _negative(value: object) -> NegativeDurationError:
     return NegativeDurationError(
-        f"invalid duration {value!r} (must not be negative): expected {ACCEPTED_FORMS}"
+        f"invalid duration {shown(value)} (must not be negative): expected {ACCEPTED_FORMS}"
     )
+
+
+def _too_large(value: object) -> DurationTooLargeError:
+    return DurationTooLargeError(f"invalid duration {shown(value)} (too large)")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    kinds: dict[type, str] = {list: "list", tuple: "list", dict: "mapping"}
+    name = kinds.get(type(value), type(value).__name__)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _number(text: str, value: object) -> Fraction:
+    """The numeral ``text`` exactly; 0 when it is below what a float holds (``1e-99999``)."""
+    approximate = float(text)  # cheap whatever the exponent: inf or 0.0 at the extremes
+    if math.isinf(approximate):
+        raise _too_large(value)
+    if approximate == 0.0:
+        return Fraction(0)
+    return Fraction(text)
 
 
 def _exact_seconds(value: str | int | float) -> Fraction:
@@ -77,11 +120,13 @@ def _exact_seconds(value: str | int | float) -> Fraction:
             raise _negative(value)
         return Fraction(value)
     if not isinstance(value, str):
-        raise _invalid(value, f"a {type(value).__name__} is not a duration")
+        raise _invalid(value, f"{_kind(value)} is not a duration")
 
     text = value.strip()
     if not text:
         raise _invalid(value, "empty")
+    if len(text) > _MAX_TEXT:
+        raise _invalid(value, f"longer than {_MAX_TEXT} characters")
     if text.startswith("-"):
         raise _negative(value)
     if text.startswith("+"):
@@ -89,7 +134,7 @@ def _exact_seconds(value: str | int | float) -> Fraction:
 
     bare = _BARE_NUMBER.fullmatch(text)
     if bare is not None:
-        return Fraction(bare.group(1))
+        return _number(bare.group(1), value)
 
     total = Fraction(0)
     seen: list[str] = []
@@ -102,7 +147,7 @@ def _exact_seconds(value: str | int | float) -> Fraction:
         if seen and _ORDER.index(unit) <= _ORDER.index(seen[-1]):
             raise _invalid(value, "units must go from largest to smallest, each at most once")
         seen.append(unit)
-        total += Fraction(match.group(1)) * _UNITS[unit]
+        total += _number(match.group(1), value) * _UNITS[unit]
         position = match.end()
     return total
 
@@ -111,10 +156,15 @@ def parse_duration(value: str | int | float) -> float:
     """Seconds in ``value``: a number of seconds, or "500ms", "30s", "5m", "1h", "1d", "1h30m".
 
     Units are case-insensitive, whitespace is tolerated, a compound lists its units from the
-    largest to the smallest. Raises `ValueError` (`NegativeDurationError` below zero) naming the
-    value and the accepted forms for anything else: empty, negative, nan/inf, unknown unit, bool.
+    largest to the smallest. Raises `ValueError` (`NegativeDurationError` below zero,
+    `DurationTooLargeError` beyond a float) naming the value and the accepted forms for anything
+    else: empty, negative, nan/inf, unknown unit, bool.
     """
-    return float(_exact_seconds(value))
+    exact = _exact_seconds(value)
+    try:
+        return float(exact)
+    except OverflowError:
+        raise _too_large(value) from None
 
 
 def format_duration(seconds: float) -> str:
@@ -151,18 +201,26 @@ def format_duration(seconds: float) -> str:
 
 def _bound_message(minimum: float, inclusive: bool, value: object) -> str:
     if inclusive:
-        return f"must be at least {format_duration(minimum)} (got {value!r})"
-    return f"must be greater than {format_duration(minimum)} (got {value!r})"
+        return f"must be at least {format_duration(minimum)} (got {shown(value)})"
+    return f"must be greater than {format_duration(minimum)} (got {shown(value)})"
 
 
-def _bounded_validator(minimum: float, *, inclusive: bool) -> Callable[[Any], float]:
+def _bounded_validator(
+    minimum: float, *, inclusive: bool, maximum: float | None = None
+) -> Callable[[Any], float]:
     def validate(value: Any) -> float:
         try:
             seconds = parse_duration(value)
         except NegativeDurationError:
             raise ValueError(_bound_message(minimum, inclusive, value)) from None
+        except DurationTooLargeError:
+            if maximum is None:
+                raise
+            seconds = math.inf
         if seconds < minimum or (not inclusive and seconds == minimum):
             raise ValueError(_bound_message(minimum, inclusive, value))
+        if maximum is not None and seconds > maximum:
+            raise ValueError(f"must be at most {format_duration(maximum)} (got {shown(value)})")
         return seconds
 
     return validate
@@ -184,6 +242,15 @@ def at_least(minimum: float, *, inclusive: bool = True) -> BeforeValidator:
     negative input gets the same message, so the user reads the rule rather than the sign.
     """
     return BeforeValidator(_bounded_validator(minimum, inclusive=inclusive))
+
+
+def within(minimum: float, maximum: float, *, inclusive: bool = True) -> BeforeValidator:
+    """Bound a `Duration` on both sides: ``within(0.1, 86_400)`` is "from 100ms to 1d".
+
+    The upper bound is inclusive; ``inclusive`` is about the lower one, as in `at_least`. A
+    value too large for a float is reported against the upper bound ("must be at most 1d").
+    """
+    return BeforeValidator(_bounded_validator(minimum, inclusive=inclusive, maximum=maximum))
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), _SERIALIZER, _JSON_SCHEMA]

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import json
 import math
+import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -198,7 +201,7 @@ class DataframerClient:
             except httpx.TimeoutException as exc:
                 raise TransientApiError(f"GET {where} timed out") from exc
             except httpx.HTTPError as exc:
-                raise TransientApiError(f"GET {where} failed: {type(exc).__name__}") from exc
+                raise TransientApiError(f"GET {where} failed: {transport_reason(exc)}") from exc
             finally:
                 self.requests += 1
                 self.request_seconds.append(time.perf_counter() - started)
@@ -222,6 +225,81 @@ def _check(response: httpx.Response, content: bytes, where: str, base_url: str) 
     if code in _RETRYABLE or code >= 500:
         raise TransientApiError(f"GET {where}: HTTP {code}", status_code=code)
     raise BadResponse(f"GET {where}: unexpected HTTP {code}", status_code=code)
+
+
+_ERRNO_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EPIPE: "connection closed",
+    errno.ETIMEDOUT: "timed out",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+# What the innermost text says, when no errno did (most specific first).
+_TEXT_REASONS = (
+    ("connection refused", "connection refused"),
+    ("connect call failed", "connection refused"),
+    ("name or service not known", "name or service not known"),
+    ("temporary failure in name resolution", "temporary failure in name resolution"),
+    ("nodename nor servname", "name or service not known"),
+    ("certificate verify failed", "TLS certificate verification failed"),
+    ("connection reset", "connection reset"),
+    ("server disconnected", "server closed the connection without answering"),
+    ("timed out", "timed out"),
+)
+_FALLBACKS: tuple[tuple[type[httpx.HTTPError], str], ...] = (
+    (httpx.ConnectError, "cannot connect"),
+    (httpx.ReadError, "connection broken while reading the answer"),
+    (httpx.WriteError, "connection broken while sending the request"),
+    (httpx.RemoteProtocolError, "the server broke the HTTP protocol"),
+    (httpx.ProxyError, "proxy error"),
+    (httpx.UnsupportedProtocol, "unsupported URL scheme"),
+)
+_MAX_DETAIL = 120
+
+
+def transport_reason(exc: httpx.HTTPError) -> str:
+    """Why a request got no answer, in a few words a person reads ("connection refused").
+
+    httpx wraps httpcore's and the socket's errors: the first one along the chain that carries
+    an errno (or a resolver or TLS failure) says it best. The text is the library's, never the
+    request's URL or headers, so it carries no secret.
+    """
+    chain = _causes(exc)
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return (cause.strerror or "name or service not known").lower()
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "TLS certificate verification failed"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause.strerror or 'handshake failed'}"
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_REASONS:
+            return _ERRNO_REASONS[cause.errno]
+    texts = [str(cause).strip() for cause in chain if str(cause).strip()]
+    for text in reversed(texts):  # the innermost first: it is the most specific
+        lowered = text.lower()
+        for needle, reason in _TEXT_REASONS:
+            if needle in lowered:
+                return reason
+    fallback = next((words for kind, words in _FALLBACKS if isinstance(exc, kind)), None)
+    detail = texts[-1] if texts else ""
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[: _MAX_DETAIL - 1] + "…"
+    if fallback is None:
+        return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return f"{fallback} ({detail})" if detail else fallback
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps, outermost first (each once)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _first(exc: pydantic.ValidationError) -> str:

@@ -35,17 +35,31 @@ class SecretScrubber:
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
         if not self.secrets:
             return event_dict
-        return {key: self._clean(value) for key, value in event_dict.items()}
+        return {self._clean(key): self._clean(value) for key, value in event_dict.items()}
 
     def _clean(self, value: Any) -> Any:
+        """``value`` with every known secret replaced, in strings at any depth.
+
+        Containers (dict keys included) are rebuilt with clean contents, bytes become text
+        (undecodable bytes replaced), exceptions become ``Type: message``; any other object
+        is left as is: the renderer's repr() of it is its own business.
+        """
         if isinstance(value, str):
             return redact_text(value, self.secrets)
-        if isinstance(value, (list, tuple)):
-            return type(value)(self._clean(item) for item in value)
-        if isinstance(value, dict):
-            return {k: self._clean(v) for k, v in value.items()}
+        if isinstance(value, bytes | bytearray | memoryview):
+            return redact_text(bytes(value).decode("utf-8", errors="replace"), self.secrets)
         if isinstance(value, BaseException):
             return redact_text(f"{type(value).__name__}: {value}", self.secrets)
+        if isinstance(value, dict):
+            return {self._clean(k): self._clean(v) for k, v in value.items()}
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+            return type(value)(*(self._clean(item) for item in value))
+        if isinstance(value, list | tuple | set | frozenset):
+            items = (self._clean(item) for item in value)
+            try:
+                return type(value)(items)
+            except TypeError:  # a subclass with another constructor
+                return [self._clean(item) for item in value]
         return value
 
 

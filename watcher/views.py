@@ -5,7 +5,7 @@ These commands open the state file without the daemon lock, so they work while `
 
 from __future__ import annotations
 
-import re
+import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,11 +14,10 @@ from typing import Any
 from watcher.config import Settings
 from watcher.errors import UsageError
 from watcher.fetch import utcnow
+from watcher.run_ids import normalize_run_id
 from watcher.sender import Sender
 from watcher.state import HistoryEntry, StatusRow, Store
 from watcher.templates import human_duration, test_alert
-
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
 @contextmanager
@@ -35,15 +34,27 @@ def _store(settings: Settings, *, create: bool = False) -> Iterator[Store | None
         store.close()
 
 
+def normalize_run_ids(run_ids: Sequence[str]) -> list[str]:
+    """The ids in canonical form (`watcher.run_ids`), each once; junk is a UsageError."""
+    try:
+        return list(dict.fromkeys(normalize_run_id(run_id) for run_id in run_ids))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> list[str]:
-    """Track or untrack runs by id; one result line per id."""
-    bad = [run_id for run_id in run_ids if not _RUN_ID.match(run_id)]
-    if bad:
-        raise UsageError(f"not a run id: {bad[0]!r} (expected an id like 3c90c3cc-0d44-...)")
-    with _store(settings, create=True) as store:
-        assert store is not None
-        now = utcnow()
-        results = store.track(run_ids, now) if track else store.untrack(run_ids, now)
+    """Track or untrack runs by id; one result line per id.
+
+    Only `track` creates the state file: untracking from a file that does not exist yet
+    finds nothing tracked, and leaves no empty state file (or directory) behind.
+    """
+    ids = normalize_run_ids(run_ids)
+    with _store(settings, create=track) as store:
+        if store is None:
+            results = dict.fromkeys(ids, "not tracked")
+        else:
+            now = utcnow()
+            results = store.track(ids, now) if track else store.untrack(ids, now)
     return [f"{run_id}: {result}" for run_id, result in results.items()]
 
 
@@ -69,11 +80,12 @@ def _row(row: StatusRow) -> dict[str, Any]:
 
 def status_data(settings: Settings) -> dict[str, Any]:
     """The tracked runs and the outbox per channel, as JSON-ready data."""
+    state = str(settings.state.path.absolute())  # the operator may run it from anywhere
     with _store(settings) as store:
         if store is None:
-            return {"state": str(settings.state.path), "runs": [], "deliveries": {}}
+            return {"state": state, "runs": [], "deliveries": {}}
         return {
-            "state": str(store.path),
+            "state": state,
             "runs": [_row(row) for row in store.status_rows()],
             "deliveries": store.delivery_counts(),
         }
@@ -98,9 +110,9 @@ def status_text(data: dict[str, Any]) -> str:
         for run in runs:
             status = run["status"] or "(awaiting first poll)"
             if run["gone"]:
-                status = f"GONE (was {run['status']})"
+                status = f"GONE (was {run['status']})" if run["status"] else "GONE (never seen)"
             samples = (
-                f"{run['samples_completed'] or 0}/{run['samples_failed'] or 0} failed"
+                f"{run['samples_completed'] or 0} ok, {run['samples_failed'] or 0} failed"
                 if run["samples_completed"] is not None or run["samples_failed"] is not None
                 else "-"
             )
@@ -164,10 +176,10 @@ def history_data(settings: Settings, run_id: str | None, *, limit: int) -> list[
         return [_entry(entry) for entry in store.history(run_id, limit=limit)]
 
 
-def history_text(entries: list[dict[str, Any]]) -> str:
+def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> str:
     """One line per transition or delivery, with a line per delivery attempt beneath it."""
     if not entries:
-        return "no history yet"
+        return f"no history for run {run_id}" if run_id is not None else "no history yet"
     lines = []
     for entry in entries:
         at = entry["at"][:19].replace("T", " ")
@@ -189,30 +201,40 @@ def history_text(entries: list[dict[str, Any]]) -> str:
 
 def redeliver_dead(settings: Settings, channel: str | None) -> int:
     """Requeue dead deliveries (all, or one channel's); returns how many."""
-    if channel is not None and channel not in settings.channels:
-        raise UsageError(f"no channel named {channel!r} (known: {_known(settings)})")
+    channel = _channel(settings, channel)
     with _store(settings) as store:
         return 0 if store is None else store.redeliver(utcnow(), channel=channel)
 
 
-def _known(settings: Settings) -> str:
-    return ", ".join(sorted(settings.channels)) or "none"
+def _channel(settings: Settings, name: str | None) -> str | None:
+    """A --channel argument as configured (names are case-insensitive), or a usage error."""
+    if name is None:
+        return None
+    if name.lower() not in settings.channels:
+        known = ", ".join(sorted(settings.channels)) or "none"
+        raise UsageError(f"no channel named {name!r} (known: {known})")
+    return name.lower()
 
 
 async def send_test_alerts(settings: Settings, channel: str | None) -> list[tuple[str, str | None]]:
     """Send the test alert to each channel (or one); (name, failure reason or None) per channel."""
     if not settings.channels:
         raise UsageError("no channels configured: add one under `channels:` in the config")
-    if channel is not None and channel not in settings.channels:
-        raise UsageError(f"no channel named {channel!r} (known: {_known(settings)})")
+    channel = _channel(settings, channel)
     names = [channel] if channel is not None else sorted(settings.channels)
-    sender = Sender(concurrency=settings.delivery.concurrency, timeout=settings.delivery.timeout)
+    # Every channel at once, so hung channels cost one delivery.timeout, not one each; with a
+    # thread per URL (at least), since a URL queued behind busy threads would report a
+    # timeout it never had.
+    threads = max(settings.delivery.concurrency, sum(len(settings.channels[n]) for n in names))
+    sender = Sender(concurrency=threads, timeout=settings.delivery.timeout)
+
+    async def one(name: str) -> str | None:
+        title, body = test_alert(name)
+        outcome = await sender.send(settings.channels[name], title, body)
+        return None if outcome.ok else outcome.reason or "failed"
+
     try:
-        results = []
-        for name in names:
-            title, body = test_alert(name)
-            outcome = await sender.send(settings.channels[name], title, body)
-            results.append((name, None if outcome.ok else outcome.reason or "failed"))
-        return results
+        reasons = await asyncio.gather(*(one(name) for name in names))
     finally:
         sender.close()
+    return list(zip(names, reasons, strict=True))
