@@ -31,9 +31,9 @@ from watcher.errors import (
     Unauthorized,
 )
 from watcher.events import Snapshot, Source
+from watcher.api import RUNS_PATH
 from watcher.fetch import (
     LIST_THRESHOLD,
-    RUNS_PATH,
     DataframerClient,
     enrich,
     observe,

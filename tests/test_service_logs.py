@@ -69,7 +69,9 @@ def test_tick_ids_run_ids_and_no_secrets(
         line["tick"] for line in tick_lines
     }
     stage_lines = [
-        line for line in lines if line["logger"] in ("watcher.pipeline", "watcher.fetch")
+        line
+        for line in lines
+        if line["logger"] in ("watcher.pipeline", "watcher.fetch", "watcher.api")
     ]
     assert all("tick" in line for line in stage_lines)
 

@@ -1,0 +1,309 @@
+"""The Dataframer API client: httpx, lean pydantic models, and one error hierarchy.
+
+httpx and pydantic errors never leave this module: they become watcher.errors.ApiError
+subclasses, with readable reasons ("connection refused", "HTTP 503", "rate limited").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import json
+import math
+import socket
+import ssl
+import time
+from datetime import UTC
+from types import TracebackType
+from typing import Self
+from urllib.parse import quote
+
+import httpx
+import pydantic
+import structlog
+
+from watcher import __version__
+from watcher.errors import (
+    ApiError,
+    BadResponse,
+    NotFound,
+    RateLimited,
+    TransientApiError,
+    Unauthorized,
+)
+from watcher.models import RUN, RUN_LIST, Run
+
+log = structlog.get_logger("watcher.api")
+
+RUNS_PATH = "/api/dataframer/runs/"
+_RETRYABLE = {408, 409, 425, 500, 502, 503, 504}
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+class DataframerClient:
+    """The runs API over httpx, with bounded concurrency and typed errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        max_concurrency: int = 8,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"dataframer-watcher/{__version__}",
+            },
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_concurrency),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.requests = 0
+        self._skipped_ids: set[str] = set()
+        self.request_seconds: list[float] = []  # drained by the metrics observer, if any
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def list_runs(self, *, strict: bool = False) -> list[Run]:
+        """Every generation run of the company, newest first (one request).
+
+        A malformed item is skipped (logged) so one bad run cannot stall the others; with
+        `strict` (the discovery baseline, which must see every run) it fails the whole read.
+        """
+        content = await self._get(RUNS_PATH)
+        try:
+            return RUN_LIST.validate_json(content)
+        except pydantic.ValidationError as exc:
+            return self._salvage(content, exc, strict=strict)
+
+    def _salvage(
+        self, content: bytes, error: pydantic.ValidationError, *, strict: bool
+    ) -> list[Run]:
+        """The well-formed runs of a list with bad items; a body that is no JSON list fails.
+
+        An item without a usable id is skipped even in strict mode: no run can ever be known
+        by it, so it must not hold the discovery baseline back forever.
+        """
+        try:
+            items = json.loads(content)
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            raise BadResponse(
+                f"the run list from {self.base_url} is malformed: {_first(error)}"
+            ) from error
+        runs: list[Run] = []
+        for item in items:
+            try:
+                runs.append(RUN.validate_python(item))
+            except pydantic.ValidationError as exc:
+                run_id = item.get("id") if isinstance(item, dict) else None
+                if strict and isinstance(run_id, str) and run_id:
+                    raise BadResponse(
+                        f"run {run_id} in the run list from {self.base_url} is malformed:"
+                        f" {_first(exc)}"
+                    ) from exc
+                self._skipped(run_id, exc)
+        if items and not runs:
+            # Not one usable item: a broken answer (wrong types throughout), not an empty
+            # company. Reading it as "no runs" would only cost a detail read per active run.
+            raise BadResponse(
+                f"every item of the run list from {self.base_url} is malformed: {_first(error)}"
+            ) from error
+        return runs
+
+    def _skipped(self, run_id: object, exc: pydantic.ValidationError) -> None:
+        """Log a skipped item once per id, not on every tick it stays broken."""
+        key = str(run_id)
+        if key in self._skipped_ids:
+            log.debug("malformed_run_skipped", run_id=key, error=_first(exc))
+            return
+        self._skipped_ids.add(key)
+        log.warning("malformed_run_skipped", run_id=key, error=_first(exc))
+
+    async def get_run(self, run_id: str) -> Run:
+        """One run in detail (with generated files)."""
+        content = await self._get(f"{RUNS_PATH}{quote(run_id, safe='')}/")
+        try:
+            run = RUN.validate_json(content)
+        except pydantic.ValidationError as exc:
+            raise BadResponse(
+                f"run {run_id} from {self.base_url} is malformed: {_first(exc)}"
+            ) from exc
+        if run.id != run_id:
+            raise BadResponse(f"asked {self.base_url} for run {run_id} and got run {run.id}")
+        return run
+
+    async def check_key(self) -> None:
+        """Raise Unauthorized if the API refuses the key; any other answer is not our concern.
+
+        Reads a run id that cannot exist: a cheap request the API must authenticate.
+        """
+        try:
+            await self._get(f"{RUNS_PATH}00000000-0000-0000-0000-000000000000/")
+        except Unauthorized:
+            raise
+        except ApiError as exc:
+            log.debug("key_check_inconclusive", error=str(exc))
+
+    async def _get(self, path: str) -> bytes:
+        where = f"{self.base_url}{path}"
+        async with self._semaphore:
+            started = time.perf_counter()
+            try:
+                response = await self._http.get(path)
+                content = await response.aread()
+            except httpx.TimeoutException as exc:
+                raise TransientApiError(f"GET {where} timed out") from exc
+            except httpx.HTTPError as exc:
+                raise TransientApiError(f"GET {where} failed: {transport_reason(exc)}") from exc
+            finally:
+                self.requests += 1
+                self.request_seconds.append(time.perf_counter() - started)
+        return _check(response, content, where, self.base_url)
+
+
+def _check(response: httpx.Response, content: bytes, where: str, base_url: str) -> bytes:
+    code = response.status_code
+    if 200 <= code < 300:
+        return content
+    if code in (401, 403):
+        raise Unauthorized(
+            f"the Dataframer API at {base_url} rejected the API key (HTTP {code})",
+            status_code=code,
+        )
+    if code == 404:
+        raise NotFound(f"GET {where}: not found (HTTP 404)", status_code=code)
+    if code == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise RateLimited(f"GET {where}: rate limited (HTTP 429)", retry_after=retry_after)
+    if code in _RETRYABLE or code >= 500:
+        raise TransientApiError(f"GET {where}: HTTP {code}", status_code=code)
+    raise BadResponse(f"GET {where}: unexpected HTTP {code}", status_code=code)
+
+
+_ERRNO_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EPIPE: "connection closed",
+    errno.ETIMEDOUT: "timed out",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+# What the innermost text says, when no errno did (most specific first).
+_TEXT_REASONS = (
+    ("connection refused", "connection refused"),
+    ("connect call failed", "connection refused"),
+    ("name or service not known", "name or service not known"),
+    ("temporary failure in name resolution", "temporary failure in name resolution"),
+    ("nodename nor servname", "name or service not known"),
+    ("certificate verify failed", "TLS certificate verification failed"),
+    ("connection reset", "connection reset"),
+    ("server disconnected", "server closed the connection without answering"),
+    ("timed out", "timed out"),
+)
+_FALLBACKS: tuple[tuple[type[httpx.HTTPError], str], ...] = (
+    (httpx.ConnectError, "cannot connect"),
+    (httpx.ReadError, "connection broken while reading the answer"),
+    (httpx.WriteError, "connection broken while sending the request"),
+    (httpx.RemoteProtocolError, "the server broke the HTTP protocol"),
+    (httpx.ProxyError, "proxy error"),
+    (httpx.UnsupportedProtocol, "unsupported URL scheme"),
+)
+_MAX_DETAIL = 120
+
+
+def transport_reason(exc: httpx.HTTPError) -> str:
+    """Why a request got no answer, in a few words a person reads ("connection refused").
+
+    httpx wraps httpcore's and the socket's errors: the first one along the chain that carries
+    an errno (or a resolver or TLS failure) says it best. The text is the library's, never the
+    request's URL or headers, so it carries no secret.
+    """
+    chain = _causes(exc)
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return (cause.strerror or "name or service not known").lower()
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "TLS certificate verification failed"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause.strerror or 'handshake failed'}"
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_REASONS:
+            return _ERRNO_REASONS[cause.errno]
+    texts = [str(cause).strip() for cause in chain if str(cause).strip()]
+    for text in reversed(texts):  # the innermost first: it is the most specific
+        lowered = text.lower()
+        for needle, reason in _TEXT_REASONS:
+            if needle in lowered:
+                return reason
+    fallback = next((words for kind, words in _FALLBACKS if isinstance(exc, kind)), None)
+    detail = texts[-1] if texts else ""
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[: _MAX_DETAIL - 1] + "…"
+    if fallback is None:
+        return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return f"{fallback} ({detail})" if detail else fallback
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps, outermost first (each once)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _first(exc: pydantic.ValidationError) -> str:
+    """The first validation problem, without the offending input (it may be huge)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    if not errors:
+        return "invalid data"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
