@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from watcher.api import RUNS_PATH
 from watcher.errors import (
     ApiError,
     BadResponse,
@@ -31,7 +32,6 @@ from watcher.errors import (
     Unauthorized,
 )
 from watcher.events import Snapshot, Source
-from watcher.api import RUNS_PATH
 from watcher.fetch import (
     LIST_THRESHOLD,
     DataframerClient,
