@@ -455,3 +455,19 @@ def test_channels_unexpanded_for_commands_that_do_not_send(tmp_path: Path) -> No
     write(tmp_path, UNEXPANDED.replace("[team, hook]", "[team, pager]"))
     with pytest.raises(ConfigError, match="unknown channel 'pager'"):
         load_settings(path, environ={}, expand_channels=False)
+
+
+@pytest.mark.parametrize("item", ["[1]", "{a: 1}", "7", "null"])
+def test_a_route_channel_that_is_not_a_string(tmp_path: Path, item: str) -> None:
+    """A list, mapping, number or null among a route's channels: one line, exit 2."""
+    text = f"channels:\n  team: json://127.0.0.1:9/x\nroutes:\n  - channels: [team, {item}]\n"
+    message = config_error(write(tmp_path, text), {"DATAFRAMER_API_KEY": "sk-test-123"})
+    assert "routes[0].channels" in message
+    assert "must be a string" in message
+
+
+def test_an_env_key_holding_the_delimiter_is_not_suggested_back() -> None:
+    """WATCHER_CHANNELS__A__B cannot set a channel; the hint never names the variable itself."""
+    message = config_error(None, {"WATCHER_CHANNELS__A__B": "json://x"})
+    assert "WATCHER_CHANNELS__A__B" in message
+    assert "did you mean WATCHER_CHANNELS__A__B" not in message

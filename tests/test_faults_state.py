@@ -30,6 +30,7 @@ from watcher.config import load_settings
 from watcher.deliver import Deliverer
 from watcher.errors import StateError
 from watcher.fetch import DataframerClient, utcnow
+from watcher.migrations import CURRENT_VERSION
 from watcher.pipeline import Pipeline
 from watcher.runtime import Runtime
 from watcher.sender import Sender
@@ -136,7 +137,7 @@ def test_a_v1_state_file_is_migrated_and_its_pending_alerts_go_out(
         assert "run-b" in post["message"]
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
         runs = dict(conn.execute("SELECT run_id, status FROM runs"))
     finally:
         conn.close()

@@ -202,7 +202,7 @@ def test_a_newer_schema_is_refused(store_path: Path) -> None:
 
 
 def test_v1_fixture_migrates_to_current_keeping_everything(tmp_path: Path) -> None:
-    """The committed v1 file opens as v2 with its runs, events and deliveries intact."""
+    """The committed v1 file opens as current with its runs, events and deliveries intact."""
     path = tmp_path / "state-v1.db"
     shutil.copyfile(V1_FIXTURE, path)
     assert user_version(path) == 1
@@ -270,7 +270,8 @@ def test_v1_fixture_is_refused_read_only_rather_than_half_read(shared_dir: Path)
     shutil.copyfile(V1_FIXTURE, path)
     message = _as_reader(path, lambda p: Store.open(p).close())
     assert message == (
-        f"state file {path} needs upgrading from schema v1 to v2 but is read-only;"
+        f"state file {path} needs upgrading from schema v1 to v{CURRENT_VERSION} but is"
+        " read-only;"
         " run the watcher once with write access"
     )
 
@@ -438,3 +439,15 @@ def test_a_committed_tick_survives_kill_9(tmp_path: Path) -> None:
         store.acquire_daemon_lock()
         assert store.snapshots()["run-k"].status == "FAILED"
         assert [d.run_ids for d in store.due_deliveries(NOW)] == [("run-k",)]
+
+
+def test_v3_folds_channel_names_of_queued_deliveries(tmp_path: Path) -> None:
+    """A delivery queued for 'Team' before names became case-insensitive still finds 'team'."""
+    path = tmp_path / "state-v1.db"
+    shutil.copyfile(V1_FIXTURE, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE deliveries SET channel = 'Team'")
+    conn.close()
+    with Store.open(path) as store:
+        channels = {row[0] for row in store._db.execute("SELECT channel FROM deliveries")}
+    assert channels == {"team"}

@@ -76,7 +76,8 @@ def _candidates(upper: str, root: type[BaseModel]) -> list[str]:
             names.extend(f"{name}{DELIMITER}{sub.upper()}" for sub in section.model_fields)
         elif _is_mapping(info.annotation) and key and key != body:
             names.append(f"{name}{DELIMITER}{key}")
-    return names
+    # Never suggest the variable itself (a mapping key holding "__", which env cannot set).
+    return [name for name in names if name != upper]
 
 
 def _suggestion(upper: str, root: type[BaseModel]) -> str:

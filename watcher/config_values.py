@@ -178,6 +178,9 @@ def name_list(what: str, *, fold: bool = False) -> Any:
                 names = [name.lower() if isinstance(name, str) else name for name in names]
             if not names:
                 raise ValueError(f"must name at least one {what}")
+            for name in names:
+                if not isinstance(name, str):
+                    raise ValueError(f"a {what} must be a string (got {kind_of(name)})")
             if any(name == "" for name in names):
                 raise ValueError(f"a {what} must not be empty")
             return list(dict.fromkeys(names))

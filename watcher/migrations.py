@@ -115,13 +115,18 @@ _V2 = (
     "ALTER TABLE runs ADD COLUMN pruned_at TEXT",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: channel names became case-insensitive (the config folds them to lower case), so
+# deliveries queued under a name with capitals are renamed to keep matching their channel.
+_V3 = ("UPDATE deliveries SET channel = lower(channel) WHERE channel <> lower(channel)",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 CURRENT_VERSION = len(MIGRATIONS)
 
 # The tables a file at each version must hold to be taken for a watcher state file.
 TABLES: dict[int, frozenset[str]] = {
     1: frozenset({"meta", "runs", "events", "deliveries", "delivery_events"}),
     2: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
+    3: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
 }
 
 
