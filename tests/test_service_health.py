@@ -128,21 +128,30 @@ def test_health_command_without_a_daemon(tmp_path: Path, write_config) -> None:
     assert "health.enabled is false" in off.stderr
 
 
-def test_a_taken_port_is_one_line_and_exit_1(
-    simulator: SimulatorServer, write_config, start_daemon
+def test_a_taken_port_is_logged_and_the_daemon_runs_on(
+    simulator: SimulatorServer, webhook, write_config, start_daemon
 ) -> None:
-    """Another process holds health.listen: the daemon says so in one line and exits 1."""
+    """Another process holds health.listen: one error line, and alerts still flow."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         config = write_config(
-            dataframer={"base_url": simulator.url}, health={"listen": f"127.0.0.1:{port}"}
+            dataframer={"base_url": simulator.url},
+            health={"listen": f"127.0.0.1:{port}"},
+            poll={"interval": "200ms"},
+            channels={"hook": webhook.url},
         )
         daemon = start_daemon(config)
-        assert daemon.proc.wait(timeout=30) == 1
-    output = daemon.log_path.read_text().strip().splitlines()
-    assert len(output) == 1, output
-    assert output[0].startswith(f"dataframer-watcher: cannot listen on 127.0.0.1:{port}")
-    assert "health.enabled: false" in output[0]
+        daemon.wait_event("started")
+        errors = [e for e in daemon.events() if e.get("event") == "health_unavailable"]
+        assert len(errors) == 1
+        assert errors[0]["level"] == "error"
+        assert f"cannot listen on 127.0.0.1:{port}" in errors[0]["error"]
+        assert "health.enabled: false" in errors[0]["error"]
+        run = simulator.sim.create_runs(outcomes=["FAILED"], status="FAILED")[0]
+        tracked = watcher_cli(config, "track", run.id)
+        assert tracked.returncode == 0, tracked.stderr
+        wait_for(lambda: webhook.run_ids() == [run.id], what="the alert")
+        assert daemon.terminate() == 0
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import ConfigError, Settings, load_settings
 from watcher.errors import ApiError, RateLimited, StateError, Unauthorized
+from watcher.health import ListenError
 from watcher.monitor import Monitor
 from watcher.reload import apply_reload
 from watcher.runtime import Runtime
@@ -80,11 +81,14 @@ class Daemon:
     async def run(self) -> int:
         """Start, poll until stopped, stop cleanly; returns the exit code.
 
-        A busy health port, or Unauthorized on the very first tick (the key is wrong), is
-        raised: exit 1. Any later API error only backs the polling off.
+        Unauthorized on the very first tick (the key is wrong) is raised: exit 1. Any later
+        API error only backs the polling off. A busy health port is logged as an error and
+        the daemon runs on without the listener: alerts matter more than the probe.
         """
         try:
             self.monitor.open_health(self.settings.health)
+        except ListenError as exc:
+            log.error("health_unavailable", error=str(exc))
         except BaseException:
             await self.rt.aclose()
             raise
