@@ -30,8 +30,6 @@ from watcher.config import (
 from watcher.errors import UsageError, WatcherError
 from watcher.logs import SCRUBBER, configure
 
-RUN_ID_HELP = "Run ids as the API and the UI show them (full UUIDs)."
-
 
 @dataclass
 class CliState:
