@@ -9,13 +9,13 @@ from pathlib import Path
 from bench.timing import Result, Stopwatch
 from bench.world import Sizes, WebhookSink
 from watcher.deliver import Deliverer
+from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Snapshot, Source, TickRecord
 from watcher.fetch import utcnow
 from watcher.models import Run
+from watcher.render import notifications
 from watcher.route import route
-from watcher.sender import Sender
 from watcher.state import Store
-from watcher.templates import notifications
 
 CONCURRENCY = 4
 _MAX_ROUNDS = 20  # a drain that stops sending must end the benchmark, not hang it

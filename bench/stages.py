@@ -13,9 +13,9 @@ from watcher.detect import detect
 from watcher.events import Detection, Observation, Snapshot, TickRecord
 from watcher.fetch import utcnow
 from watcher.models import RUN_LIST
+from watcher.render import notifications
 from watcher.route import route
 from watcher.state import Store
-from watcher.templates import notifications
 
 
 @dataclass(frozen=True)

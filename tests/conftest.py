@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from support import DaemonProcess, SmtpSink, WebhookReceiver, clean_env
 
+from tests.support import API_KEY, DaemonProcess, SmtpSink, WebhookReceiver, clean_env
 from watcher.simulator import SimulatorServer
-
-API_KEY = "test-key-0123456789"
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, clean_env
+
+from tests.support import ROOT, clean_env
 
 TIMINGS = (
     "parse.lean",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import signal
 from collections import Counter
 
-from conftest import API_KEY
-from support import SmtpSink, WebhookReceiver, statuses_in, wait_for
-
+from tests.support import API_KEY, SmtpSink, WebhookReceiver, statuses_in, wait_for
 from watcher.simulator import SimulatorServer
 
 ROUTES = [
@@ -127,7 +125,7 @@ def test_explicitly_tracked_finished_run_is_announced_once(
     import subprocess
     import sys
 
-    from support import clean_env
+    from tests.support import clean_env
 
     config = write_config(
         dataframer={"base_url": simulator.url},

@@ -14,7 +14,7 @@ import pytest
 from watcher.config import Settings, load_settings
 from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
-from watcher.runtime import Runtime
+from watcher.service.runtime import Runtime
 from watcher.state import Store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -19,9 +19,9 @@ from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, TickRecord
 from watcher.fetch import DataframerClient, enrich, is_active, observe
 from watcher.models import KNOWN_STATUSES
+from watcher.render import notifications
 from watcher.route import route
 from watcher.state import Store
-from watcher.templates import notifications
 
 log = structlog.get_logger("watcher.pipeline")
 

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from watcher.migrations import migrate
+from watcher.state.schema import migrate
 
 HERE = Path(__file__).parent
 TARGET = HERE / "state-v1.db"

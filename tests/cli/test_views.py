@@ -1,0 +1,222 @@
+"""The operator commands as a real host runs them: no channel tokens needed to look, clear
+words in `status` and `history`, no state file made by looking, test alerts sent at once,
+and a readable reason when the API cannot be reached."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import API_KEY, WebhookReceiver, cli, free_port, write
+from watcher.simulator import SimulatorServer
+
+UNKNOWN = "0badc0de-0000-4000-8000-000000000001"
+
+
+def test_commands_that_never_send_need_no_channel_tokens(tmp_path: Path) -> None:
+    """`${VAR}` tokens live only in the daemon's environment (systemd): status, history, track,
+    untrack, redeliver and health work without them; check-config still insists on them."""
+    config = write(
+        tmp_path / "watcher.yaml",
+        yaml.safe_dump(
+            {
+                "state": {"path": str(tmp_path / "state" / "watcher.db")},
+                "channels": {
+                    "team": "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#ml-runs"
+                },
+                "health": {"listen": f"127.0.0.1:{free_port()}"},
+            }
+        ),
+    )
+    commands: list[list[str]] = [
+        ["track", UNKNOWN],
+        ["status"],
+        ["status", "--json"],
+        ["history"],
+        ["history", UNKNOWN, "--json"],
+        ["redeliver"],
+        ["redeliver", "--channel", "team"],
+        ["untrack", UNKNOWN],
+    ]
+    for command in commands:
+        result = cli("--config", str(config), *command, cwd=tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "SLACK_TOKEN" not in result.stderr, command
+    health = cli("--config", str(config), "health", "--timeout", "2", cwd=tmp_path)
+    assert health.returncode == 1, health.stderr  # no daemon: not ready, but the config loaded
+    assert "not ready" in health.stderr
+    assert "SLACK_TOKEN" not in health.stderr
+    checked = cli(
+        "--config", str(config), "check-config", cwd=tmp_path, env={"DATAFRAMER_API_KEY": "k" * 8}
+    )
+    assert checked.returncode == 2
+    assert "SLACK_TOKEN_A" in checked.stderr
+
+
+def test_status_words_gone_never_seen_samples_and_absolute_state(
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+) -> None:
+    """A run that 404'd before it was ever seen is `GONE (never seen)`, samples read
+    `N ok, M failed`, and the state file is named by its absolute path."""
+    config = write(
+        tmp_path / "watcher.yaml",
+        yaml.safe_dump(
+            {
+                "dataframer": {"base_url": simulator.url},
+                "state": {"path": "state/watcher.db"},  # relative: to the working directory
+                "channels": {"hook": webhook.url},
+                "health": {"enabled": False},
+                "log": {"format": "json"},
+            }
+        ),
+    )
+    (finished,) = simulator.sim.create_runs(outcomes=["SUCCEEDED"])
+    simulator.sim.force_status(finished.id, "SUCCEEDED")
+    assert cli("--config", str(config), "track", finished.id, UNKNOWN, cwd=tmp_path).returncode == 0
+    once = cli("--config", str(config), "once", cwd=tmp_path, env={"DATAFRAMER_API_KEY": API_KEY})
+    assert once.returncode == 0, once.stderr
+
+    data = json.loads(cli("--config", str(config), "status", "--json", cwd=tmp_path).stdout)
+    state = str(tmp_path.resolve() / "state" / "watcher.db")
+    assert data["state"] == state
+    by_id = {run["run_id"]: run for run in data["runs"]}
+    assert by_id[UNKNOWN]["gone"] is True
+    assert by_id[UNKNOWN]["status"] is None
+    done = by_id[finished.id]
+    text = cli("--config", str(config), "status", cwd=tmp_path).stdout
+    lines = {line.split()[0]: line for line in text.splitlines() if line.strip()}
+    assert "GONE (never seen)" in lines[UNKNOWN]
+    assert "None" not in text
+    samples = f"{done['samples_completed'] or 0} ok, {done['samples_failed'] or 0} failed"
+    assert samples in lines[finished.id]
+
+    # With no state file yet, the path shown is absolute too.
+    fresh = write(tmp_path / "fresh.yaml", "state:\n  path: elsewhere/w.db\n")
+    empty = cli("--config", str(fresh), "status", cwd=tmp_path)
+    assert str(tmp_path.resolve() / "elsewhere" / "w.db") in empty.stdout
+
+
+def test_untrack_without_a_state_file_creates_nothing(tmp_path: Path) -> None:
+    """untrack before anything was tracked: each id "not tracked", exit 0, no file or dir."""
+    state_dir = tmp_path / "state"
+    config = write(tmp_path / "watcher.yaml", f"state:\n  path: {state_dir / 'watcher.db'}\n")
+    result = cli("--config", str(config), "untrack", UNKNOWN, "run-2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{UNKNOWN}: not tracked", "run-2: not tracked"]
+    assert not state_dir.exists()
+    # track is the one that creates it.
+    assert cli("--config", str(config), "track", UNKNOWN, cwd=tmp_path).returncode == 0
+    assert (state_dir / "watcher.db").exists()
+
+
+def test_history_of_a_run_without_history_names_it(tmp_path: Path) -> None:
+    """history RUN_ID with nothing recorded says so for that run; without an id, generically."""
+    config = write(tmp_path / "watcher.yaml", f"state:\n  path: {tmp_path / 'w.db'}\n")
+    before = cli("--config", str(config), "history", UNKNOWN, cwd=tmp_path)
+    assert before.returncode == 0
+    assert before.stdout.strip() == f"no history for run {UNKNOWN}"
+    cli("--config", str(config), "track", UNKNOWN, cwd=tmp_path)
+    tracked = cli("--config", str(config), "history", UNKNOWN, cwd=tmp_path)
+    assert tracked.stdout.strip() == f"no history for run {UNKNOWN}"
+    assert cli("--config", str(config), "history", cwd=tmp_path).stdout.strip() == "no history yet"
+
+
+class BarrierReceiver:
+    """An HTTP receiver that answers no post until `parties` posts are waiting at once.
+
+    Channels sent one after another never get there: the first send times out waiting.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=30)
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.paths.append(self.path)
+                try:
+                    receiver.barrier.wait()
+                    code = 200
+                except threading.BrokenBarrierError:
+                    code = 503
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.barrier.abort()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def barrier_receiver() -> Iterator[BarrierReceiver]:
+    receiver = BarrierReceiver(parties=6)
+    yield receiver
+    receiver.stop()
+
+
+def test_test_notify_sends_to_every_channel_at_once(
+    tmp_path: Path, barrier_receiver: BarrierReceiver
+) -> None:
+    """Six channels (above delivery.concurrency) are all in flight together: a receiver that
+    answers only once all six are waiting sees every one, and each is reported in order."""
+    names = [f"ch{i}" for i in range(6)]
+    config = write(
+        tmp_path / "watcher.yaml",
+        yaml.safe_dump(
+            {
+                "channels": {
+                    name: f"json://127.0.0.1:{barrier_receiver.port}/{name}" for name in names
+                },
+                "delivery": {"timeout": "20s", "concurrency": 2},
+            }
+        ),
+    )
+    result = cli("--config", str(config), "test-notify", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [f"{name}: ok" for name in names]
+    assert sorted(barrier_receiver.paths) == [f"/{name}" for name in names]
+
+
+def test_once_against_an_unreachable_api_says_why(tmp_path: Path) -> None:
+    """once with nothing listening at the base URL: exit 1, "connection refused", not the
+    name of an httpx class."""
+    base_url = f"http://127.0.0.1:{free_port()}"
+    config = write(
+        tmp_path / "watcher.yaml",
+        yaml.safe_dump(
+            {
+                "dataframer": {"base_url": base_url},
+                "state": {"path": str(tmp_path / "w.db")},
+                "track": {"all": True},
+                "health": {"enabled": False},
+                "log": {"format": "json"},
+            }
+        ),
+    )
+    result = cli("--config", str(config), "once", cwd=tmp_path, env={"DATAFRAMER_API_KEY": API_KEY})
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("dataframer-watcher: ")
+    assert base_url in last
+    assert "connection refused" in last
+    assert "ConnectError" not in result.stderr
+    assert API_KEY not in result.stderr + result.stdout

@@ -1,0 +1,45 @@
+"""What the tests share: real loopback peers, the daemon as a process, fakes and helpers."""
+
+from .outbox import START, FakeOutbox, JsonReceiver, ManualClock, SmtpReceiver
+from .peers import (
+    API_KEY,
+    ROOT,
+    DaemonProcess,
+    NotifySocket,
+    SmtpSink,
+    WebhookReceiver,
+    clean_env,
+    cli,
+    free_port,
+    http_get,
+    run_ids_in,
+    state_deliveries,
+    statuses_in,
+    wait_for,
+    watcher_cli,
+    write,
+)
+
+__all__ = [
+    "API_KEY",
+    "ROOT",
+    "START",
+    "DaemonProcess",
+    "FakeOutbox",
+    "JsonReceiver",
+    "ManualClock",
+    "NotifySocket",
+    "SmtpReceiver",
+    "SmtpSink",
+    "WebhookReceiver",
+    "clean_env",
+    "cli",
+    "free_port",
+    "http_get",
+    "run_ids_in",
+    "state_deliveries",
+    "statuses_in",
+    "wait_for",
+    "watcher_cli",
+    "write",
+]

@@ -1,0 +1,70 @@
+"""Configuration: one typed `Settings` object, loaded once by `load_settings` and passed down.
+
+Sources, highest priority first (pydantic-settings merges them key by key):
+
+1. keyword arguments to `Settings(...)`;
+2. the environment: ``WATCHER_SECTION__KEY`` (``WATCHER_POLL__INTERVAL=5s``), then the names the
+   official SDK reads, ``DATAFRAMER_API_KEY`` and ``DATAFRAMER_BASE_URL``;
+3. the YAML file (``--config``, ``WATCHER_CONFIG`` or ``./watcher.yaml``);
+4. secret files in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``), named like the
+   environment variables (``WATCHER_DATAFRAMER__API_KEY`` or ``DATAFRAMER_API_KEY``);
+5. the defaults of the sections.
+
+``dataframer.api_key`` and ``dataframer.api_key_file`` are one setting: the highest source
+that gives either decides which is used (``api_key`` when one source gives both). Channel
+names are case-insensitive (kept in lower case). A ``WATCHER_*`` variable that sets nothing is
+an error, as is an unknown key in the file.
+
+Every problem becomes one `ConfigError` whose message is a single line naming the file, the
+dotted field and the reason, and never a secret value.
+
+This package's face: `Settings`, `load_settings` (in `watcher.config.settings`) and what the
+rest of the program asks of the settings, re-exported from the parts: the sections in
+`watcher.config.sections` (their single values in `watcher.config.values`), the channels in
+`watcher.config.channels`, the sources and the load context in `watcher.config.sources` (the
+``WATCHER_*`` names in `watcher.config.env`), `ConfigError` and its messages in
+`watcher.config.errors`, and what check-config and the logger read (`secrets_of`,
+`config_warnings`, `redacted_config`) in `watcher.config.report`.
+"""
+
+from watcher.config.errors import ConfigError
+from watcher.config.report import (
+    config_warnings,
+    redacted_config,
+    render_config_yaml,
+    resolve_api_key,
+    secrets_of,
+)
+from watcher.config.sections import (
+    DEFAULT_BASE_URL,
+    DataframerConfig,
+    DeliveryConfig,
+    HealthConfig,
+    LogConfig,
+    PollConfig,
+    Route,
+    StateConfig,
+    TrackConfig,
+)
+from watcher.config.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONFIG_FILE",
+    "ConfigError",
+    "DataframerConfig",
+    "DeliveryConfig",
+    "HealthConfig",
+    "LogConfig",
+    "PollConfig",
+    "Route",
+    "Settings",
+    "StateConfig",
+    "TrackConfig",
+    "config_warnings",
+    "load_settings",
+    "redacted_config",
+    "render_config_yaml",
+    "resolve_api_key",
+    "secrets_of",
+]

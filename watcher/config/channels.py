@@ -1,0 +1,116 @@
+"""The ``channels:`` section: channel names, and apprise URLs with ``${VAR}`` substituted.
+
+Each URL is expanded from the load's environment (``${VAR}``, ``${VAR:-default}``, ``$$``) and
+must be one apprise knows; the values substituted into it are remembered as secrets. A load for
+a command that never sends (``load_settings(expand_channels=False)``) keeps the URLs as written,
+neither substituted nor checked: only the names matter to it. Channel names are case-insensitive
+(stored in lower case; `watcher.config_values.fold_channel_names`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_settings import NoDecode
+
+from watcher.config.sources import current_context
+from watcher.config.values import HOSTNAME
+from watcher.redact import apprise_plugin, redact_url
+
+__all__ = ["ChannelName", "ChannelUrls"]
+
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_VARIABLE = re.compile(
+    r"\$(?:(?P<dollar>\$)|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\})"
+)
+
+
+def _substitute(url: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """``url`` with ``${VAR}``, ``${VAR:-default}`` and ``$$`` expanded; also the values used."""
+    used: list[str] = []
+    pieces: list[str] = []
+    position = 0
+    for match in _VARIABLE.finditer(url):
+        pieces.append(_literal(url[position : match.start()]))
+        position = match.end()
+        if match.group("dollar"):
+            pieces.append("$")
+            continue
+        name, default = match.group("name"), match.group("default")
+        value = environ.get(name)
+        if not value and default is not None:
+            value = default
+        if value is None:
+            raise ValueError(f"environment variable {name} is not set (used as ${{{name}}})")
+        used.append(value)
+        pieces.append(value)
+    return "".join(pieces) + _literal(url[position:]), used
+
+
+def _literal(text: str) -> str:
+    if "${" in text:
+        raise ValueError("has a malformed ${...}: write ${NAME}, ${NAME:-default}, or $$ for a $")
+    return text
+
+
+def _channel_name(name: str) -> str:
+    if not _CHANNEL_NAME.match(name):
+        raise ValueError(f"channel name {name!r} may only use letters, digits, '_', '.' and '-'")
+    return name
+
+
+def _url_list(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)  # WATCHER_CHANNELS__TEAM='["json://a", "json://b"]'
+        except ValueError:
+            raise ValueError("is not a valid JSON list of apprise URLs") from None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple) and not value:
+        raise ValueError("must give at least one apprise URL")
+    return value
+
+
+def _looks_public(value: str) -> bool:
+    """A substituted value that is plainly not a secret: a number, a host name, an address."""
+    if value.isdigit() or value == "localhost":
+        return True
+    if "." in value and HOSTNAME.match(value) and value.rpartition(".")[2].isalpha():
+        return True  # hooks.example.com; not "opaquesecret", nor a token with dots
+    return bool(re.fullmatch(r"[^@\s:/]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", value))  # an address
+
+
+def _expand_and_check(urls: list[str]) -> list[str]:
+    context = current_context()
+    checked: list[str] = []
+    for index, raw in enumerate(urls):
+        which = f"URL {index + 1}: " if len(urls) > 1 else ""
+        if not context.expand_channels:  # kept as written: the tokens may not be set here
+            if not raw.strip():
+                raise ValueError(f"{which}an apprise URL must not be empty")
+            if raw.strip() not in checked:
+                checked.append(raw.strip())
+            continue
+        url, used = _substitute(raw.strip(), context.environ)
+        context.substituted.update(v for v in used if not _looks_public(v))
+        if not url:
+            raise ValueError(f"{which}an apprise URL must not be empty")
+        if apprise_plugin(url) is None:
+            raise ValueError(
+                f"{which}apprise cannot use {redact_url(url)!r} "
+                "(an unknown service, or a malformed URL for it)"
+            )
+        if url not in checked:
+            checked.append(url)
+    return checked
+
+
+ChannelName = Annotated[str, AfterValidator(_channel_name)]
+ChannelUrls = Annotated[
+    list[str], NoDecode, BeforeValidator(_url_list), AfterValidator(_expand_and_check)
+]

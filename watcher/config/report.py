@@ -1,0 +1,147 @@
+"""What the rest of the program asks of loaded settings: the API key, the secrets to scrub from
+logs, and check-config's warnings and redacted view. Re-exported by `watcher.config`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from watcher.config.errors import ConfigError, reason
+from watcher.config.sources import LoadContext
+from watcher.config.values import without_password
+from watcher.redact import MIN_SECRET_LENGTH, redact_text, redact_url, url_secrets
+
+if TYPE_CHECKING:
+    from watcher.config import Settings
+
+# A ``${VAR}`` left in an unexpanded channel URL (also URL-encoded): a name, not a secret.
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|%24%7B.*?%7D", re.IGNORECASE)
+
+__all__ = [
+    "config_warnings",
+    "load_warnings",
+    "redacted_config",
+    "render_config_yaml",
+    "resolve_api_key",
+    "secrets_of",
+]
+
+
+def resolve_api_key(settings: Settings) -> str:
+    """The Dataframer API key: ``dataframer.api_key`` or the content of ``api_key_file``,
+    whichever the higher-priority source gave (`Settings.api_key_field`)."""
+    config = settings.dataframer
+    field = settings.api_key_field
+    if field == "api_key" and config.api_key is not None:
+        return config.api_key.get_secret_value()
+    if config.api_key_file is None:
+        raise ConfigError(
+            "no Dataframer API key: set DATAFRAMER_API_KEY or dataframer.api_key_file",
+            path=settings.source_path,
+        )
+    file = config.api_key_file
+    try:
+        key = file.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        problem = "is not UTF-8 text"
+    except OSError as exc:
+        problem = f"cannot be read: {reason(exc)}"
+    else:
+        if key:
+            return key
+        problem = "is empty"
+    raise ConfigError(f"dataframer.api_key_file: {file} {problem}", path=settings.source_path)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value the settings hold, longest first, for the logger to scrub anywhere.
+
+    Settings loaded with ``expand_channels=False`` hold their channel URLs as written: only
+    the secrets written in them literally are found (nothing was substituted), not the
+    ``${VAR}`` placeholders apprise reads as tokens.
+    """
+    found: set[str] = set(settings.substituted_values)
+    with contextlib.suppress(ConfigError):
+        found.add(resolve_api_key(settings))
+    if settings.dataframer.api_key is not None:  # even one api_key_file overrides
+        found.add(settings.dataframer.api_key.get_secret_value())
+    with contextlib.suppress(ValueError):
+        password = urlsplit(settings.dataframer.base_url).password
+        if password:
+            found.add(password)
+    for urls in settings.channels.values():
+        for url in urls:
+            found.update(url_secrets(url))
+    if not settings.channels_expanded:
+        found = {s for s in found if len(_PLACEHOLDER.sub("", s)) >= MIN_SECRET_LENGTH}
+    return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=lambda s: (-len(s), s))
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Advice that is not an error (for ``check-config``): inline secrets, an api_key or
+    api_key_file overridden by the other, unused channels."""
+    return list(settings.load_warnings)
+
+
+def load_warnings(settings: Settings, context: LoadContext) -> list[str]:
+    """`config_warnings`, computed once at the end of a load from what the sources noted."""
+    found: list[str] = []
+    config = settings.dataframer
+    written = context.yaml_data.get("dataframer")
+    inline_key = str(written.get("api_key")).strip() if isinstance(written, dict) else None
+    if config.api_key is not None and config.api_key.get_secret_value() == inline_key:
+        found.append(
+            f"dataframer.api_key is written in {context.yaml_path}: it is safer in "
+            "DATAFRAMER_API_KEY or in a file named by dataframer.api_key_file"
+        )
+    for field, where in dict.fromkeys(context.key_ignored):
+        winner = f"dataframer.{context.key_field}"
+        found.append(
+            f"dataframer.{field} (from {where}) is ignored: {winner} is set there too, and wins"
+            if where == context.key_origin
+            else f"dataframer.{field} (from {where}) is ignored: {winner} "
+            f"(from {context.key_origin}) takes precedence"
+        )
+    if settings.routes:
+        routed = {name for route in settings.routes for name in route.channels}
+        found.extend(
+            f"channel {name!r} is named by no route and receives no alerts"
+            for name in settings.channels
+            if name not in routed
+        )
+    return found
+
+
+def redacted_config(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, durations formatted, every secret hidden."""
+    data = settings.model_dump(mode="json")
+    config = settings.dataframer
+    field = settings.api_key_field
+    if field == "api_key":
+        shown_key = "***"
+    elif field == "api_key_file":
+        shown_key = f"(from api_key_file {config.api_key_file})"
+    else:
+        shown_key = "(not set)"
+    data["dataframer"]["api_key"] = shown_key
+    data["dataframer"]["base_url"] = without_password(config.base_url)
+    data["channels"] = {
+        name: [redact_text(redact_url(url), settings.substituted_values) for url in urls]
+        for name, urls in settings.channels.items()
+    }
+    for route in data["routes"]:
+        if route.get("specs") is None:
+            route.pop("specs", None)
+    return data
+
+
+def render_config_yaml(settings: Settings) -> str:
+    """`redacted_config` as YAML, for ``check-config``."""
+    return yaml.safe_dump(
+        redacted_config(settings), sort_keys=False, allow_unicode=True, default_flow_style=False
+    )

@@ -1,0 +1,192 @@
+"""The configuration's sections: one pydantic model per YAML section, with its defaults and checks.
+
+`watcher.config.Settings` assembles them (with the channels of `watcher.config.channels`); a
+section refuses unknown keys, keeps its input out of error messages and reads null as "use the
+default".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import NoDecode
+
+from watcher.config.durations import Duration, format_duration, within
+from watcher.config.values import (
+    HOSTNAME,
+    TERMINAL_ORDER,
+    expand_path,
+    lower,
+    name_list,
+    parse_listen,
+    run_ids,
+    state_path,
+    status_set,
+    url_outline,
+    without_password,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "HOSTNAME",
+    "SDK_NAMES",
+    "DataframerConfig",
+    "DeliveryConfig",
+    "HealthConfig",
+    "LogConfig",
+    "PollConfig",
+    "Route",
+    "StateConfig",
+    "TrackConfig",
+    "without_password",
+]
+
+DEFAULT_BASE_URL = "https://df-api.dataframer.ai"
+# Names the official SDK reads, honoured below their WATCHER_ equivalents.
+SDK_NAMES = {"dataframer_api_key": "api_key", "dataframer_base_url": "base_url"}
+
+# Upper bounds of the durations, in seconds (documented in the README's config reference):
+# beyond them a value is a typo, and some would overflow the scheduler or the clock arithmetic.
+MINUTE, HOUR, DAY = 60.0, 3_600.0, 86_400.0
+MAX_API_TIMEOUT = 10 * MINUTE
+MAX_POLL_INTERVAL = DAY
+MAX_RETENTION = 3_650 * DAY
+MAX_SEND_TIMEOUT = HOUR
+MAX_RETRY_DELAY = DAY
+MAX_HORIZON = 365 * DAY
+
+# Durations greater than zero and at most their bound.
+ApiTimeout = Annotated[Duration, within(0, MAX_API_TIMEOUT, inclusive=False)]
+Retention = Annotated[Duration, within(0, MAX_RETENTION, inclusive=False)]
+SendTimeout = Annotated[Duration, within(0, MAX_SEND_TIMEOUT, inclusive=False)]
+RetryDelay = Annotated[Duration, within(0, MAX_RETRY_DELAY, inclusive=False)]
+Horizon = Annotated[Duration, within(0, MAX_HORIZON, inclusive=False)]
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys refused, inputs kept out of errors, null means default."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class DataframerConfig(_Section):
+    base_url: str = DEFAULT_BASE_URL
+    api_key: SecretStr | None = None
+    api_key_file: Annotated[Path | None, BeforeValidator(expand_path)] = None
+    timeout: ApiTimeout = 10.0
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _check_base_url(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip().rstrip("/")
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname
+        except ValueError:
+            host = None
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            shown = url_outline(text)
+            raise ValueError(f"must be an http(s) URL such as {DEFAULT_BASE_URL} (got {shown})")
+        return text
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+
+class PollConfig(_Section):
+    interval: Annotated[Duration, within(0.1, MAX_POLL_INTERVAL)] = 30.0
+
+
+class StateConfig(_Section):
+    path: Annotated[Path, BeforeValidator(state_path)] = Path("state/watcher.db")
+    retention: Retention = 30 * DAY
+
+
+class TrackConfig(_Section):
+    runs: Annotated[list[str], NoDecode, BeforeValidator(run_ids)] = Field(default_factory=list)
+    all: bool = False
+
+
+class Route(_Section):
+    """Which terminal statuses (of runs of which specs) go to which channels.
+
+    ``specs`` are fnmatch globs on the run's spec_name (None: any spec); the route stage
+    (`watcher.route`) applies them.
+    """
+
+    statuses: Annotated[frozenset[str], BeforeValidator(status_set)] = frozenset(TERMINAL_ORDER)
+    channels: Annotated[list[str], name_list("channel", fold=True)]
+    specs: Annotated[list[str] | None, name_list("spec pattern")] = None
+
+    @field_serializer("statuses")
+    def _ordered_statuses(self, statuses: frozenset[str]) -> list[str]:
+        return [status for status in TERMINAL_ORDER if status in statuses]
+
+
+class DeliveryConfig(_Section):
+    timeout: SendTimeout = 30.0
+    concurrency: int = Field(default=4, ge=1, le=64)
+    retry_initial: RetryDelay = 10.0
+    retry_max: RetryDelay = 600.0
+    horizon: Horizon = DAY
+    max_runs_per_message: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _retry_max_covers_initial(self) -> DeliveryConfig:
+        if self.retry_max < self.retry_initial:
+            raise ValueError(
+                f"retry_max ({format_duration(self.retry_max)}) must be at least "
+                f"retry_initial ({format_duration(self.retry_initial)})"
+            )
+        return self
+
+
+class HealthConfig(_Section):
+    enabled: bool = True
+    listen: str = "127.0.0.1:9464"
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value.strip()
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_listen(self.listen)[1]
+
+
+class LogConfig(_Section):
+    level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(lower)] = "info"
+    format: Annotated[Literal["auto", "json", "console"], BeforeValidator(lower)] = "auto"

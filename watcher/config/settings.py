@@ -1,0 +1,246 @@
+"""`Settings` and `load_settings`: the one typed configuration object and how it is loaded."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from watcher.config.channels import ChannelName, ChannelUrls
+from watcher.config.errors import ConfigError, describe, describe_settings_error, reason
+from watcher.config.report import (
+    config_warnings,
+    load_warnings,
+    redacted_config,
+    render_config_yaml,
+    resolve_api_key,
+    secrets_of,
+)
+from watcher.config.sections import (
+    DEFAULT_BASE_URL,
+    DataframerConfig,
+    DeliveryConfig,
+    HealthConfig,
+    LogConfig,
+    PollConfig,
+    Route,
+    StateConfig,
+    TrackConfig,
+)
+from watcher.config.sources import (
+    LOAD_CONTEXT,
+    LoadContext,
+    build_sources,
+    current_context,
+    loading,
+)
+from watcher.config.values import fold_channel_names
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ConfigError",
+    "DataframerConfig",
+    "DeliveryConfig",
+    "HealthConfig",
+    "LogConfig",
+    "PollConfig",
+    "Route",
+    "Settings",
+    "StateConfig",
+    "TrackConfig",
+    "config_warnings",
+    "load_settings",
+    "redacted_config",
+    "render_config_yaml",
+    "resolve_api_key",
+    "secrets_of",
+]
+
+
+DEFAULT_CONFIG_FILE = Path("watcher.yaml")
+
+
+# --- the settings object ---------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `load_settings`; see the module docstring."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WATCHER_",
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+    )
+
+    dataframer: DataframerConfig = Field(default_factory=DataframerConfig)
+    poll: PollConfig = Field(default_factory=PollConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    track: TrackConfig = Field(default_factory=TrackConfig)
+    channels: dict[ChannelName, ChannelUrls] = Field(default_factory=dict, repr=False)
+    routes: list[Route] = Field(default_factory=list)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    _source_path: Path | None = PrivateAttr(default=None)
+    _substituted: frozenset[str] = PrivateAttr(default=frozenset())
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _key_field: str | None = PrivateAttr(default=None)
+    _channels_expanded: bool = PrivateAttr(default=True)
+
+    def __init__(self, **values: Any) -> None:
+        if LOAD_CONTEXT.get() is not None:
+            super().__init__(**values)
+            return
+        with loading(LoadContext(environ=os.environ)):
+            super().__init__(**values)
+
+    @property
+    def source_path(self) -> Path | None:
+        """The YAML file these settings were read from, if any."""
+        return self._source_path
+
+    @property
+    def api_key_field(self) -> str | None:
+        """Which of ``dataframer.api_key`` and ``api_key_file`` gives the key: the one the
+        higher-priority source set (``api_key`` when one source set both); None if neither."""
+        config = self.dataframer
+        if config.api_key is not None and (
+            config.api_key_file is None or self._key_field != "api_key_file"
+        ):
+            return "api_key"
+        return "api_key_file" if config.api_key_file is not None else None
+
+    @property
+    def channels_expanded(self) -> bool:
+        """Whether channel URLs were ``${VAR}`` substituted and checked (see `load_settings`)."""
+        return self._channels_expanded
+
+    @property
+    def substituted_values(self) -> frozenset[str]:
+        """The secret values ``${VAR}`` substitution put into channel URLs."""
+        return self._substituted
+
+    @property
+    def load_warnings(self) -> list[str]:
+        """Advice found while loading (see `config_warnings`)."""
+        return list(self._warnings)
+
+    def channel_urls(self, name: str) -> list[str]:
+        """The apprise URLs of channel ``name`` (any case), ``${VAR}`` substituted unless loaded
+        with ``expand_channels=False``; KeyError if none."""
+        return list(self.channels[name.lower()])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_channel_names(cls, data: Any) -> Any:
+        # The YAML source folds its own before the merge; this covers the other sources
+        # (WATCHER_CHANNELS='{"Team": ...}', keyword arguments).
+        if isinstance(data, dict) and isinstance(data.get("channels"), dict):
+            return {**data, "channels": fold_channel_names(data["channels"])}
+        return data
+
+    @model_validator(mode="after")
+    def _routes_name_known_channels(self) -> Settings:
+        known = ", ".join(sorted(self.channels)) or "none are defined"
+        problems = [
+            f"routes[{index}].channels: unknown channel {name!r} (known channels: {known})"
+            for index, route in enumerate(self.routes)
+            for name in route.channels
+            if name not in self.channels
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _remember_the_load(self) -> Settings:
+        context = current_context()
+        self._source_path = context.yaml_path
+        self._substituted = frozenset(context.substituted)
+        self._key_field = context.key_field
+        self._channels_expanded = context.expand_channels
+        self._warnings = load_warnings(self, context)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return build_sources(settings_cls, init_settings, file_secret_settings)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    expand_channels: bool = True,
+) -> Settings:
+    """The settings from ``path`` (else ``$WATCHER_CONFIG``, else ``./watcher.yaml`` if present,
+    else none), the environment and the credentials directory. Raises `ConfigError`.
+
+    ``environ`` replaces `os.environ` entirely when given (tests pass a dict).
+    ``expand_channels=False`` is for commands that never send (status, history, track, ...):
+    channel URLs are kept as written, neither ``${VAR}`` substituted nor checked by apprise
+    (an operator's shell often lacks tokens only the service's environment holds); channel
+    names are still read, so routes are still checked against them.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    if path is None and env.get("WATCHER_CONFIG", "").strip():
+        path = Path(env["WATCHER_CONFIG"].strip())
+    elif path is None and DEFAULT_CONFIG_FILE.exists():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        path = Path(path).expanduser()
+        _check_file(path)
+    context = LoadContext(environ=env, yaml_path=path, expand_channels=expand_channels)
+    try:
+        with loading(context):
+            return Settings()
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=exc.path or path) from None
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, env, Settings), path=path) from None
+    except SettingsError as exc:
+        raise ConfigError(describe_settings_error(exc, env), path=path) from None
+    except OSError as exc:  # an unreadable credential file
+        raise ConfigError(f"cannot read {exc.filename}: {reason(exc)}", path=path) from None
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ConfigError("no such file", path=path)
+    if path.is_dir():
+        raise ConfigError("is a directory, not a YAML file", path=path)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {reason(exc)}", path=path) from None

@@ -1,0 +1,213 @@
+"""Single configuration values: how each is read, normalised and checked.
+
+The section models of `watcher.config.sections` apply these as validators; each raises
+`ValueError` with a message that shows the value only when it cannot be a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator
+
+from watcher.redact import mask
+from watcher.run_ids import normalize_run_id
+
+__all__ = [
+    "HOSTNAME",
+    "TERMINAL_ORDER",
+    "expand_path",
+    "fold_channel_names",
+    "kind_of",
+    "lower",
+    "name_list",
+    "parse_listen",
+    "run_ids",
+    "state_path",
+    "status_set",
+    "url_outline",
+    "without_password",
+]
+
+TERMINAL_ORDER: tuple[str, ...] = ("SUCCEEDED", "FAILED", "CANCELED")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+
+
+def kind_of(value: object) -> str:
+    """What a value is, for a message: "a string", "a number", "a list", "a mapping", "null"."""
+    if value is None:
+        return "null"
+    name = {
+        str: "string",
+        int: "number",
+        float: "number",
+        bool: "boolean",
+        list: "list",
+        tuple: "list",
+        dict: "mapping",
+    }.get(type(value), type(value).__name__)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its userinfo (if any) masked."""
+    head, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if sep and at and "/" not in userinfo and ":" in userinfo:
+        return f"{head}://{userinfo.partition(':')[0]}:***@{host}"
+    return url
+
+
+def expand_path(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str | Path):
+        return Path(value).expanduser()
+    raise ValueError(f"must be a file path (got {kind_of(value)})")
+
+
+def url_outline(text: str) -> str:
+    """A bad base_url as an error may show it: "scheme://host" when it reads as a URL with a
+    host (no user, password, path or query), else masked. It may be a key in the wrong
+    variable (DATAFRAMER_BASE_URL=sk-...), so nothing more of it is ever shown."""
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port, parts = None, None, None
+    if parts is not None and parts.scheme and host and HOSTNAME.match(parts.scheme):
+        host = f"[{host}]" if ":" in host else host
+        return f"'{parts.scheme}://{host}{'' if port is None else f':{port}'}'"
+    return f"{mask(text)!r}, masked: not a URL, it may be a secret in the wrong place"
+
+
+def state_path(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty: name the SQLite state file, such as state/watcher.db")
+    if isinstance(value, str) and value.rstrip().endswith(("/", "\\")):
+        raise ValueError(f"must name a file, not a directory (got {value.strip()!r})")
+    path = expand_path(value)
+    if isinstance(path, Path) and path.is_dir():
+        raise ValueError(
+            f"{path} is a directory: name the state file in it, such as {path / 'watcher.db'}"
+        )
+    return path
+
+
+def run_ids(value: Any) -> Any:
+    """Run ids: a list, a JSON list or a comma-separated string; each normalised by
+    `watcher.run_ids.normalize_run_id`, then deduplicated."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError("is not a valid JSON list of run ids") from None
+        else:
+            value = [part for part in text.split(",") if part.strip()] if text else []
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list of run ids (got {kind_of(value)})")
+    ids: list[str] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            raise ValueError(f"a run id must be a string (got {kind_of(item)})")
+        if not str(item).strip():
+            raise ValueError("a run id must not be empty")
+        run_id = normalize_run_id(str(item))
+        if run_id not in ids:
+            ids.append(run_id)
+    return ids
+
+
+def status_set(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise ValueError(f"must be a list of statuses among {', '.join(TERMINAL_ORDER)}")
+    statuses = set()
+    for item in value:
+        status = item.strip().upper() if isinstance(item, str) else item
+        status = "CANCELED" if status == "CANCELLED" else status
+        if status not in TERMINAL_ORDER:
+            raise ValueError(
+                f"unknown status {item!r}: alerts are for the terminal statuses "
+                f"{', '.join(TERMINAL_ORDER)}"
+            )
+        statuses.add(status)
+    if not statuses:
+        raise ValueError("must name at least one status (leave it out to mean all three)")
+    return frozenset(statuses)
+
+
+def fold_channel_names(channels: dict[Any, Any]) -> dict[Any, Any]:
+    """``channels`` with its names in lower case (channel names are case-insensitive, as the
+    environment variables that name them are); ValueError for two names that differ only by
+    case. A name that is not a string is left for validation to refuse."""
+    folded: dict[Any, Any] = {}
+    spelled: dict[str, str] = {}
+    for name, urls in channels.items():
+        if not isinstance(name, str):
+            folded[name] = urls
+            continue
+        key = name.lower()
+        if key in spelled:
+            raise ValueError(
+                f"channels: {spelled[key]!r} and {name!r} differ only by case "
+                "(channel names are case-insensitive)"
+            )
+        spelled[key] = name
+        folded[key] = urls
+    return folded
+
+
+def name_list(what: str, *, fold: bool = False) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            names = [item.strip() if isinstance(item, str) else item for item in value]
+            if fold:
+                names = [name.lower() if isinstance(name, str) else name for name in names]
+            if not names:
+                raise ValueError(f"must name at least one {what}")
+            for name in names:
+                if not isinstance(name, str):
+                    raise ValueError(f"a {what} must be a string (got {kind_of(name)})")
+            if any(name == "" for name in names):
+                raise ValueError(f"a {what} must not be empty")
+            return list(dict.fromkeys(names))
+        return value
+
+    return BeforeValidator(check)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = text.rpartition(":")
+    problem = f'must be "host:port", such as "127.0.0.1:9464" or "[::1]:9464" (got {value!r})'
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(problem)
+    if ":" in host and not text.startswith("["):
+        raise ValueError(problem)  # an IPv6 address needs its brackets
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if text.startswith("[") or not HOSTNAME.match(host):
+            raise ValueError(problem) from None
+    return host, int(port)
+
+
+def lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value

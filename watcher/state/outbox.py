@@ -1,0 +1,158 @@
+"""The outbox: deliveries waiting to be sent, and what their tries did (the deliver and ack stages).
+
+Queries over an open connection; `Store` runs each inside its lock and transaction. The record
+stage queues deliveries (`watcher.state.record`); these take them out, log each try and move a
+delivery to sent, retrying or dead.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection
+from datetime import datetime
+from pathlib import Path
+
+from watcher.errors import StateError
+from watcher.events import Attempt, Delivery
+from watcher.state.timestamps import dt, dt_or_none, ts
+
+__all__ = [
+    "dead_letter",
+    "due_deliveries",
+    "pending_count",
+    "record_attempt",
+    "redeliver",
+    "run_ids_of",
+]
+
+_RUN_IDS_OF = """
+SELECT DISTINCT de.delivery_id, e.run_id FROM delivery_events de JOIN events e ON e.id = de.event_id
+WHERE de.delivery_id IN (SELECT value FROM json_each(?)) ORDER BY de.delivery_id, e.id
+"""
+
+
+def due_deliveries(
+    conn: sqlite3.Connection,
+    now: datetime,
+    *,
+    limit: int = 100,
+    channels: Collection[str] | None = None,
+) -> list[Delivery]:
+    """Pending or retrying deliveries whose next attempt is due: the `limit` oldest of each
+    channel, oldest first.
+
+    The limit is per channel so that a channel with a long backlog (a broken one, whose
+    deliveries keep falling due) cannot fill the batch and starve the others.
+    """
+    wanted = None if channels is None else json.dumps(sorted(channels))
+    rows = conn.execute(
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id) AS nth"
+        " FROM deliveries WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?"
+        " AND (? IS NULL OR channel IN (SELECT value FROM json_each(?))))"
+        " WHERE nth <= ? ORDER BY id",
+        (ts(now), wanted, wanted, limit),
+    ).fetchall()
+    run_ids = run_ids_of(conn, [row["id"] for row in rows])
+    return [
+        Delivery(
+            id=row["id"],
+            channel=row["channel"],
+            title=row["title"],
+            body=row["body"],
+            created_at=dt(row["created_at"]),
+            attempts=row["attempts"],
+            first_attempt_at=dt_or_none(row["first_attempt_at"]),
+            done_urls=_done_keys(row["done_urls"]),
+            run_ids=run_ids.get(row["id"], ()),
+        )
+        for row in rows
+    ]
+
+
+def _done_keys(text: str) -> frozenset[str]:
+    """The keys of the URLs that took a delivery, from its done_urls column (a JSON list).
+
+    Earlier builds stored URL positions (integers) there, which a reload could make point at
+    another URL. Those match no URL's key and are dropped: every URL of the channel is tried
+    again (at worst a duplicate to one that had the message, never a loss).
+    """
+    return frozenset(key for key in json.loads(text) if isinstance(key, str))
+
+
+def record_attempt(conn: sqlite3.Connection, attempt: Attempt, *, path: Path) -> None:
+    """Log one try and move the delivery to sent, dead or retrying.
+
+    A report about a delivery already finished changes nothing, except that a success
+    turns a dead delivery into a sent one (the message did go out).
+    """
+    if attempt.ok:
+        status, next_at = "sent", None
+    elif attempt.dead:
+        status, next_at = "dead", None
+    else:
+        status, next_at = "retrying", ts(attempt.next_attempt_at or attempt.at)
+    at = ts(attempt.at)
+    cur = conn.execute(
+        "UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?,"
+        " first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,"
+        " finished_at = ?, done_urls = ?, last_error = ?"
+        " WHERE id = ? AND (status IN ('pending', 'retrying') OR (status = 'dead' AND ?))",
+        (
+            status,
+            next_at,
+            at,
+            at,
+            None if next_at else at,
+            json.dumps(sorted(attempt.done_urls)),
+            None if attempt.ok else attempt.reason,
+            attempt.delivery_id,
+            attempt.ok,
+        ),
+    )
+    if cur.rowcount == 0:
+        if conn.execute("SELECT 1 FROM deliveries WHERE id = ?", (attempt.delivery_id,)).fetchone():
+            return
+        raise StateError(f"no delivery {attempt.delivery_id} in state file {path}")
+    conn.execute(
+        "INSERT INTO delivery_attempts (delivery_id, at, ok, reason) VALUES (?, ?, ?, ?)",
+        (attempt.delivery_id, at, int(attempt.ok), attempt.reason),
+    )
+
+
+def dead_letter(conn: sqlite3.Connection, delivery_id: int, at: datetime, reason: str) -> None:
+    """Give up on an unfinished delivery without trying it (e.g. its channel was removed)."""
+    conn.execute(
+        "UPDATE deliveries SET status = 'dead', next_attempt_at = NULL, last_error = ?,"
+        " finished_at = ? WHERE id = ? AND status IN ('pending', 'retrying')",
+        (reason, ts(at), delivery_id),
+    )
+
+
+def redeliver(conn: sqlite3.Connection, now: datetime, *, channel: str | None = None) -> int:
+    """Queue dead deliveries again, with a fresh retry horizon; returns how many."""
+    cur = conn.execute(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, attempts = 0,"
+        " first_attempt_at = NULL, finished_at = NULL"
+        " WHERE status = 'dead' AND (? IS NULL OR channel = ?)",
+        (ts(now), channel, channel),
+    )
+    return cur.rowcount
+
+
+def pending_count(conn: sqlite3.Connection) -> int:
+    """Deliveries not yet sent nor dead."""
+    row = conn.execute(
+        "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')"
+    ).fetchone()
+    return int(row[0])
+
+
+def run_ids_of(conn: sqlite3.Connection, delivery_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Per delivery, the runs its events are about, in the order of the events."""
+    found: dict[int, list[str]] = {}
+    for delivery_id, run_id in conn.execute(_RUN_IDS_OF, (json.dumps(delivery_ids),)):
+        ids = found.setdefault(delivery_id, [])
+        if run_id not in ids:
+            ids.append(run_id)
+    return {k: tuple(v) for k, v in found.items()}

@@ -1,0 +1,203 @@
+"""What the CLI's `status` and `history` read from the state file: plain rows, newest first.
+
+Read-only queries over an open connection; `Store.status_rows`, `Store.delivery_counts` and
+`Store.history` run them under the store's lock. `watcher.cli.views` turns them into text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from watcher.events import Source
+from watcher.models import TERMINAL_STATUSES
+from watcher.state.outbox import run_ids_of
+from watcher.state.timestamps import dt, dt_or_none
+
+__all__ = [
+    "AttemptEntry",
+    "HistoryEntry",
+    "StatusRow",
+    "delivery_counts",
+    "history",
+    "status_rows",
+]
+
+_TERMINAL_JSON = json.dumps(sorted(TERMINAL_STATUSES))
+_DELIVERY_STATES = ("pending", "retrying", "sent", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """One line of `status`: a watched (not muted) run as the state file knows it."""
+
+    run_id: str
+    source: Source
+    status: str | None  # None: awaiting its first poll
+    spec_name: str | None
+    since: datetime | None
+    samples_completed: int | None
+    samples_failed: int | None
+    total_cost: float | None
+    last_polled: datetime | None
+    gone: bool
+    created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEntry:
+    """One try at sending a delivery."""
+
+    at: datetime
+    ok: bool
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of `history`: a status change (kind "event") or an alert (kind "delivery")."""
+
+    kind: Literal["event", "delivery"]
+    id: int  # the event's or the delivery's id
+    at: datetime  # when the event happened, or when the delivery was queued
+    run_ids: tuple[str, ...]
+    event_kind: str | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    alert: bool = False
+    channel: str | None = None
+    status: str | None = None  # pending, retrying, sent or dead
+    title: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    finished_at: datetime | None = None  # when it was sent or given up
+    attempt_log: tuple[AttemptEntry, ...] = ()
+
+
+def status_rows(conn: sqlite3.Connection) -> list[StatusRow]:
+    """Every watched run (not muted, not pruned): active first, then newest change first."""
+    rows = conn.execute(
+        "SELECT run_id, source, status, status_since, last_polled, gone,"
+        " json_extract(run_json, '$.spec_name') AS spec_name,"
+        " json_extract(run_json, '$.samples_completed') AS samples_completed,"
+        " json_extract(run_json, '$.samples_failed') AS samples_failed,"
+        " json_extract(run_json, '$.total_cost') AS total_cost,"
+        " json_extract(run_json, '$.created_by_email') AS created_by"
+        " FROM runs WHERE muted = 0 AND pruned_at IS NULL"
+        " ORDER BY (gone = 1 OR status IN (SELECT value FROM json_each(?))),"
+        " status_since IS NOT NULL, status_since DESC, run_id",
+        (_TERMINAL_JSON,),
+    ).fetchall()
+    # The JSON came from the API: take its values only when they have the expected type.
+    return [
+        StatusRow(
+            run_id=row["run_id"],
+            source=Source(row["source"]),
+            status=row["status"],
+            since=dt_or_none(row["status_since"]),
+            last_polled=dt_or_none(row["last_polled"]),
+            gone=bool(row["gone"]),
+            spec_name=_str(row["spec_name"]),
+            samples_completed=_int(row["samples_completed"]),
+            samples_failed=_int(row["samples_failed"]),
+            total_cost=_float(row["total_cost"]),
+            created_by=_str(row["created_by"]),
+        )
+        for row in rows
+    ]
+
+
+def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Watched runs (as in status_rows) per status; "GONE" for vanished ones, "UNSEEN" for
+    runs tracked but not observed yet. One grouped query: metrics ask after every tick."""
+    rows = conn.execute(
+        "SELECT CASE WHEN gone = 1 THEN 'GONE' ELSE COALESCE(status, 'UNSEEN') END, COUNT(*)"
+        " FROM runs WHERE muted = 0 AND pruned_at IS NULL GROUP BY 1"
+    ).fetchall()
+    return {str(status): int(n) for status, n in rows}
+
+
+def delivery_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Per channel, how many deliveries are pending, retrying, sent and dead."""
+    counts: dict[str, dict[str, int]] = {}
+    for channel, status, n in conn.execute(
+        "SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status"
+    ):
+        per = counts.setdefault(channel, dict.fromkeys(_DELIVERY_STATES, 0))
+        per[status] = n
+    return counts
+
+
+def history(
+    conn: sqlite3.Connection, run_id: str | None = None, *, limit: int = 50
+) -> list[HistoryEntry]:
+    """Transitions and deliveries, newest first; with run_id, only those about that run."""
+    events = conn.execute(
+        "SELECT * FROM events WHERE ? IS NULL OR run_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+        (run_id, run_id, limit),
+    ).fetchall()
+    deliveries = conn.execute(
+        "SELECT * FROM deliveries"
+        " WHERE ? IS NULL OR id IN (SELECT de.delivery_id FROM delivery_events de"
+        "   JOIN events e ON e.id = de.event_id WHERE e.run_id = ?)"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (run_id, run_id, limit),
+    ).fetchall()
+    ids = [row["id"] for row in deliveries]
+    run_ids = run_ids_of(conn, ids)
+    attempts: dict[int, list[AttemptEntry]] = {}
+    for row in conn.execute(
+        "SELECT * FROM delivery_attempts"
+        " WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY at, id",
+        (json.dumps(ids),),
+    ):
+        attempts.setdefault(row["delivery_id"], []).append(
+            AttemptEntry(dt(row["at"]), bool(row["ok"]), row["reason"])
+        )
+    entries = [
+        HistoryEntry(
+            kind="event",
+            id=row["id"],
+            at=dt(row["at"]),
+            run_ids=(row["run_id"],),
+            event_kind=row["kind"],
+            from_status=row["from_status"],
+            to_status=row["to_status"],
+            alert=bool(row["alert"]),
+        )
+        for row in events
+    ]
+    entries += [
+        HistoryEntry(
+            kind="delivery",
+            id=row["id"],
+            at=dt(row["created_at"]),
+            run_ids=run_ids.get(row["id"], ()),
+            channel=row["channel"],
+            title=row["title"],
+            status=row["status"],
+            attempts=row["attempts"],
+            last_error=row["last_error"],
+            finished_at=dt_or_none(row["finished_at"]),
+            attempt_log=tuple(attempts.get(row["id"], ())),
+        )
+        for row in deliveries
+    ]
+    # Newest first; at the same instant a delivery sorts above the event that caused it.
+    entries.sort(key=lambda e: (e.at, e.kind == "delivery", e.id), reverse=True)
+    return entries[:limit]
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,370 @@
+"""The state file: runs, events and the delivery outbox in one SQLite file (record and ack stages).
+
+One daemon writes it, holding an flock on `<db>.lock`; the CLI reads and tracks through its own
+connection meanwhile, which WAL allows. Every sqlite3 error is translated into a one-line
+StateError naming the file. Times are passed in (`now`, `at`): the store never reads a clock.
+
+Durability: WAL with synchronous=NORMAL keeps every committed transaction across a process
+crash (kill -9), which is what the outbox promises. A power loss may drop the last few
+commits (they are synced at checkpoint, not at commit); that is out of scope.
+
+`Store` owns the connection, the lock, the transactions and the snapshot cache; the SQL of each
+stage sits beside it: `watcher.state.record` (record, prune), `watcher.state.outbox` (deliver
+and ack) and `watcher.state.queries` (the CLI's status and history). The file's format and its
+migrations are in `watcher.state.schema`; its time format in `watcher.state.timestamps`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from watcher.state import outbox as state_outbox
+from watcher.state import queries as state_views
+from watcher.state import record as state_record
+from watcher.errors import StateError, StateLocked
+from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
+from watcher.state.schema import open_connection, reason
+from watcher.models import TERMINAL_STATUSES, is_terminal
+from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
+from watcher.state.timestamps import ts
+
+__all__ = ["AttemptEntry", "HistoryEntry", "StatusRow", "Store"]
+
+_STALE = -1  # a data_version SQLite never reports
+
+
+class Store:
+    """The watcher's state file; open it with `Store.open(path)` and close it when done."""
+
+    path: Path
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+        conn.row_factory = sqlite3.Row
+        self._conn: sqlite3.Connection | None = conn
+        self._mutex = threading.RLock()  # the connection is shared with worker threads
+        self._lock_fd: int | None = None
+        # Snapshot cache, with each row's user_rev and the data_version it was read at.
+        self._snaps: dict[str, Snapshot] | None = None
+        self._revs: dict[str, int] = {}
+        self._data_version = _STALE
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> Store:
+        """Open (creating, validating and migrating as needed) the state file at `path`."""
+        path = Path(path)
+        conn, readonly = open_connection(path, create=create)
+        return cls(path, conn, readonly=readonly)
+
+    def close(self) -> None:
+        """Close the connection and release the daemon lock; safe to call twice."""
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if self._lock_fd is not None:
+                with suppress(OSError):
+                    os.ftruncate(self._lock_fd, 0)
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def acquire_daemon_lock(self) -> None:
+        """Take the one-daemon-per-file lock (flock on `<db>.lock`) until close()."""
+        with self._mutex:
+            if self._lock_fd is not None:
+                return
+            lock_path = self.path.with_name(self.path.name + ".lock")
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StateError(f"cannot lock state file {self.path}: {exc.strerror}") from exc
+            try:
+                # flock, not fcntl locks: it belongs to this open file, so the kernel drops it
+                # when the process dies however it dies, and a later close() of an unrelated
+                # descriptor on the same file does not release it.
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StateLocked(
+                    f"another dataframer-watcher (pid {holder}) is already using"
+                    f" state file {self.path}"
+                ) from None
+            # The lock file is never deleted: unlinking it would let a newcomer lock a fresh
+            # inode while a waiter still holds the old one.
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            self._lock_fd = fd
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StateError(f"state file {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise StateError(f"cannot read state file {self.path}: {reason(exc)}") from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so any wait for the lock happens up-front."""
+        with self._mutex:
+            self._regain_write_access()
+            conn = self._db
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StateError(f"cannot write state file {self.path}: {reason(exc)}") from exc
+
+    def _regain_write_access(self) -> None:
+        """Reopen read-write a file opened read-only that has become writable since (a disk
+        remounted, a permission fixed), so a long-running daemon carries on by itself."""
+        if not self.readonly or self._conn is None:
+            return
+        if not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            return
+        try:
+            conn, readonly = open_connection(self.path, create=False)
+        except StateError:
+            return  # the write that follows fails on the old connection, with one clear line
+        if readonly:
+            conn.close()
+            return
+        conn.row_factory = sqlite3.Row
+        self._conn.close()
+        self._conn, self.readonly = conn, False
+        self._data_version = _STALE
+
+    # -- tracking -----------------------------------------------------------------------------
+
+    def track(self, run_ids: Iterable[str], now: datetime) -> dict[str, str]:
+        """Watch runs by id; per id "added", "already tracked", "re-armed" or "unmuted".
+
+        A run is re-armed (its status forgotten, so its next observation announces it once)
+        when it is muted or discovered, finished, and was never alerted; a muted run that
+        was alerted or is still active is just unmuted. Either way it becomes explicit.
+        """
+        at = ts(now)
+        results: dict[str, str] = {}
+        with self._writing() as conn:
+            for run_id in dict.fromkeys(run_ids):
+                row = conn.execute(
+                    "SELECT source, status, gone, muted, alerted_at FROM runs WHERE run_id = ?",
+                    (run_id,),
+                ).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO runs (run_id, source, user_rev, user_changed_at)"
+                        " VALUES (?, 'explicit', 1, ?)",
+                        (run_id, at),
+                    )
+                    results[run_id] = "added"
+                    continue
+                source, status, gone, muted, alerted_at = row
+                if muted:
+                    results[run_id] = "unmuted"
+                elif source == Source.EXPLICIT:
+                    results[run_id] = "already tracked"
+                    continue
+                else:
+                    results[run_id] = "already tracked"  # discovered: now explicit too
+                if status in TERMINAL_STATUSES and alerted_at is None and not gone:
+                    results[run_id] = "re-armed"
+                    conn.execute(
+                        "UPDATE runs SET status = NULL, status_since = NULL, pruned_at = NULL"
+                        " WHERE run_id = ?",
+                        (run_id,),
+                    )
+                conn.execute(
+                    "UPDATE runs SET source = 'explicit', muted = 0, user_rev = user_rev + 1,"
+                    " user_changed_at = ? WHERE run_id = ?",
+                    (at, run_id),
+                )
+            self._reload_snapshots()
+        return results
+
+    def untrack(self, run_ids: Iterable[str], now: datetime) -> dict[str, str]:
+        """Stop watching runs; per id "untracked" (kept, muted) or "not tracked".
+
+        The row stays so discovery does not announce the run again; deliveries already
+        queued for it still go out.
+        """
+        at = ts(now)
+        results: dict[str, str] = {}
+        with self._writing() as conn:
+            for run_id in dict.fromkeys(run_ids):
+                cur = conn.execute(
+                    "UPDATE runs SET muted = 1, user_rev = user_rev + 1, user_changed_at = ?"
+                    " WHERE run_id = ? AND muted = 0",
+                    (at, run_id),
+                )
+                results[run_id] = "untracked" if cur.rowcount else "not tracked"
+            self._reload_snapshots()
+        return results
+
+    def _reload_snapshots(self) -> None:
+        # Our own writes do not move data_version, so force the next snapshots() to re-read.
+        # The cached revisions stay: a tick computed from them before this write must still
+        # be stopped from overwriting it.
+        self._data_version = _STALE
+
+    def snapshots(self) -> dict[str, Snapshot]:
+        """Every run row (muted and gone included); re-read only after another process wrote."""
+        with self._reading() as conn:
+            version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            if self._snaps is None or version != self._data_version:
+                # data_version is read first: a write landing during the load only causes
+                # one more reload next time, never a stale cache.
+                self._snaps, self._revs = state_record.load_snapshots(conn)
+                self._data_version = version
+            return dict(self._snaps)
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the meta table, or None."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the meta table."""
+        with self._writing() as conn:
+            state_record.set_meta(conn, key, value)
+
+    @property
+    def baseline_done(self) -> bool:
+        """Whether the silent first discovery pass has been recorded."""
+        return self.get_meta("discovery_baseline") is not None
+
+    # -- the record stage ---------------------------------------------------------------------
+
+    def record(self, tick: TickRecord) -> list[int]:
+        """Write a tick's snapshots, events and pending deliveries in ONE transaction.
+
+        All or nothing: any failure rolls everything back and raises StateError.
+        Returns the new deliveries' ids, in the order of tick.notifications.
+        """
+        try:
+            with self._writing() as conn:
+                revs = None if self._snaps is None else self._revs
+                delivery_ids = state_record.write_tick(conn, tick, revs, path=self.path)
+        except StateError:
+            raise
+        except Exception as exc:
+            raise StateError(
+                f"cannot record tick in state file {self.path}: {reason(exc)}"
+            ) from exc
+        if self._snaps is not None:
+            for snap in tick.snapshots:
+                # As load_snapshots does: a finished run's data stays in the file only.
+                self._snaps[snap.run_id] = (
+                    replace(snap, run=None) if is_terminal(snap.status) else snap
+                )
+                self._revs.setdefault(snap.run_id, 0)
+        return delivery_ids
+
+    # -- the deliver and ack stages -----------------------------------------------------------
+
+    def due_deliveries(
+        self, now: datetime, *, limit: int = 100, channels: Collection[str] | None = None
+    ) -> list[Delivery]:
+        """Pending or retrying deliveries whose next attempt is due: the `limit` oldest of
+        each channel (so no channel's backlog crowds out another's), oldest first."""
+        with self._reading() as conn:
+            return state_outbox.due_deliveries(conn, now, limit=limit, channels=channels)
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """Log one try and move the delivery to sent, dead or retrying.
+
+        A report about a delivery already finished changes nothing, except that a success
+        turns a dead delivery into a sent one (the message did go out).
+        """
+        with self._writing() as conn:
+            state_outbox.record_attempt(conn, attempt, path=self.path)
+
+    def dead_letter(self, delivery_id: int, at: datetime, reason: str) -> None:
+        """Give up on an unfinished delivery without trying it (e.g. its channel was removed)."""
+        with self._writing() as conn:
+            state_outbox.dead_letter(conn, delivery_id, at, reason)
+
+    def redeliver(self, now: datetime, *, channel: str | None = None) -> int:
+        """Queue dead deliveries again, with a fresh retry horizon; returns how many."""
+        with self._writing() as conn:
+            return state_outbox.redeliver(conn, now, channel=channel)
+
+    def pending_count(self) -> int:
+        """Deliveries not yet sent nor dead."""
+        with self._reading() as conn:
+            return state_outbox.pending_count(conn)
+
+    def prune(self, now: datetime, retention_seconds: float) -> int:
+        """Forget finished runs older than the retention; returns how many runs were pruned.
+
+        Their events, deliveries and attempts go; the run row stays as a tombstone without
+        its JSON, so discovery never announces it again. A run with unfinished deliveries
+        is left alone.
+        """
+        with self._writing() as conn:
+            pruned = state_record.prune(conn, now, retention_seconds)
+            if pruned:
+                self._reload_snapshots()
+        return pruned
+
+    # -- views for the CLI --------------------------------------------------------------------
+
+    def status_rows(self) -> list[StatusRow]:
+        """Every watched run (not muted, not pruned): active first, then newest change first."""
+        with self._reading() as conn:
+            return state_views.status_rows(conn)
+
+    def status_counts(self) -> dict[str, int]:
+        """How many watched runs are in each status ("GONE", "UNSEEN" included), for metrics."""
+        with self._reading() as conn:
+            return state_views.status_counts(conn)
+
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Per channel, how many deliveries are pending, retrying, sent and dead."""
+        with self._reading() as conn:
+            return state_views.delivery_counts(conn)
+
+    def history(self, run_id: str | None = None, *, limit: int = 50) -> list[HistoryEntry]:
+        """Transitions and deliveries, newest first; with run_id, only those about that run."""
+        with self._reading() as conn:
+            return state_views.history(conn, run_id, limit=limit)
