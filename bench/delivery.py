@@ -8,12 +8,12 @@ from pathlib import Path
 
 from bench.timing import Result, Stopwatch
 from bench.world import Sizes, WebhookSink
-from watcher.deliver import Deliverer
+from watcher.clock import utcnow
+from watcher.deliver import Deliverer, RetryPolicy
 from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Snapshot, Source, TickRecord
-from watcher.fetch import utcnow
 from watcher.models import Run
-from watcher.render import notifications
+from watcher.render import compose_messages
 from watcher.route import route
 from watcher.state import Store
 
@@ -37,9 +37,7 @@ async def delivery_benchmark(runs: list[Run], sizes: Sizes, workdir: Path) -> Re
                 store,
                 sender,
                 channels,
-                retry_initial=1.0,
-                retry_max=60.0,
-                horizon=3_600.0,
+                policy=RetryPolicy(1.0, 60.0, 3_600.0),
                 clock=utcnow,
                 rng=random.Random(0),
             )
@@ -89,7 +87,7 @@ def _alerts(runs: list[Run], channels: list[str]) -> TickRecord:
         )
         for run in done
     )
-    notes = notifications(events, route(events, [], channels), max_runs_per_message=1)
+    notes = compose_messages(events, route(events, [], channels), max_runs_per_message=1)
     return TickRecord(now, snapshots, events, tuple(notes))
 
 

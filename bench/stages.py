@@ -9,11 +9,11 @@ from pathlib import Path
 from bench.tick import copy_state
 from bench.timing import Result, Stopwatch, measure
 from bench.world import Sizes
+from watcher.clock import utcnow
 from watcher.detect import detect
 from watcher.events import Detection, Observation, Snapshot, TickRecord
-from watcher.fetch import utcnow
 from watcher.models import RUN_LIST
-from watcher.render import notifications
+from watcher.render import compose_messages
 from watcher.route import route
 from watcher.state import Store
 
@@ -76,7 +76,7 @@ def store_benchmarks(
     """Store.record of a baseline and of a steady tick; Store.snapshots() from a cold open."""
     now = utcnow()
     events = steady.events
-    notes = notifications(events, route(events, [], ["team"]), max_runs_per_message=20)
+    notes = compose_messages(events, route(events, [], ["team"]), max_runs_per_message=20)
     baseline_record = TickRecord(now, base.snapshots, (), (), baseline_done=True)
     tick_record = TickRecord(now, steady.snapshots, events, tuple(notes))
 

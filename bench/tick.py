@@ -19,8 +19,9 @@ from bench.world import (
     settings_for,
     write_config,
 )
+from watcher.clock import utcnow
 from watcher.config import Settings
-from watcher.fetch import DataframerClient, utcnow
+from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline, TickSummary
 from watcher.simulator import SimulatorServer
 from watcher.state import Store

@@ -14,9 +14,9 @@ from watcher.models import TERMINAL_STATUSES, Run
 from watcher.render import (
     MAX_FILES_LISTED,
     body_for,
+    compose_messages,
     human_duration,
     human_size,
-    notifications,
     render,
     title_for,
 )
@@ -260,7 +260,7 @@ def test_notifications_group_per_channel_in_chunks_preserving_order() -> None:
     intents = [Intent(i, "team") for i in range(5)]
     intents[1:1] = [Intent(1, "oncall")]
     intents.append(Intent(3, "oncall"))
-    result = notifications(events, intents, max_runs_per_message=2)
+    result = compose_messages(events, intents, max_runs_per_message=2)
     assert [(n.channel, n.event_indexes) for n in result] == [
         ("team", (0, 1)),
         ("team", (2, 3)),
@@ -277,7 +277,7 @@ def test_notifications_one_run_per_message() -> None:
     """max_runs_per_message=1 gives one single-run message per intent."""
     events = [finished(full_run(f"run-{i}", "SUCCEEDED")) for i in range(3)]
     intents = [Intent(i, channel) for i in range(3) for channel in ("a", "b")]
-    result = notifications(events, intents, max_runs_per_message=1)
+    result = compose_messages(events, intents, max_runs_per_message=1)
     assert sorted((n.channel, n.event_indexes) for n in result) == sorted(
         (i.channel, (i.event_index,)) for i in intents
     )
@@ -286,7 +286,7 @@ def test_notifications_one_run_per_message() -> None:
 
 def test_notifications_without_intents() -> None:
     """No intents, no messages."""
-    assert notifications([finished(full_run())], [], max_runs_per_message=5) == []
+    assert compose_messages([finished(full_run())], [], max_runs_per_message=5) == []
 
 
 @settings(max_examples=200, deadline=None, database=None)
@@ -298,7 +298,7 @@ def test_notifications_cover_each_intent_once(channels: list[str], size: int) ->
     """Every intent lands in exactly one message of its channel, chunks in intent order."""
     events = [finished(full_run(f"run-{i}", "FAILED")) for i in range(len(channels))]
     intents = [Intent(i, channel) for i, channel in enumerate(channels)]
-    result = notifications(events, intents, max_runs_per_message=size)
+    result = compose_messages(events, intents, max_runs_per_message=size)
     assert all(isinstance(n, Notification) and 1 <= len(n.event_indexes) <= size for n in result)
     for channel in set(channels):
         sent = [i for n in result if n.channel == channel for i in n.event_indexes]

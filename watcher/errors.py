@@ -34,8 +34,6 @@ class StateConflict(StateError):
 class ApiError(WatcherError):
     """The Dataframer API did not answer usefully."""
 
-    retryable: bool = True
-
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -44,13 +42,9 @@ class ApiError(WatcherError):
 class Unauthorized(ApiError):
     """The API rejected the key (401/403)."""
 
-    retryable = False
-
 
 class NotFound(ApiError):
     """The run does not exist (404)."""
-
-    retryable = False
 
 
 class RateLimited(ApiError):

@@ -33,11 +33,6 @@ class Snapshot:
     muted: bool = False  # untracked by hand: kept so discovery does not announce it again
     run: Run | None = None
 
-    @property
-    def awaiting_first_look(self) -> bool:
-        """Tracked by id and never observed: its first observation may be an alert."""
-        return self.status is None and not self.gone and not self.muted
-
 
 class EventKind(StrEnum):
     """What happened to a run between two observations."""
@@ -126,7 +121,7 @@ class Delivery:
     # Keys (`watcher.deliver.url_key`: a digest, never the URL, which holds secrets) of the
     # URLs that already accepted this message: a retry skips them, wherever a reload has
     # moved them in the channel's list.
-    done_urls: frozenset[str] = field(default_factory=frozenset)
+    delivered_to: frozenset[str] = field(default_factory=frozenset)
     run_ids: tuple[str, ...] = ()
 
 
@@ -138,6 +133,6 @@ class Attempt:
     at: datetime
     ok: bool
     reason: str | None  # redacted failure reason, None on success
-    done_urls: frozenset[str]  # keys of the URLs that have accepted the message so far
+    delivered_to: frozenset[str]  # keys of the URLs that have accepted the message so far
     next_attempt_at: datetime | None  # when to retry; None when sent or dead
     dead: bool = False

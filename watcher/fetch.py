@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import structlog
 
@@ -32,7 +31,6 @@ __all__ = [
     "observe",
     "parse_retry_after",
     "transport_reason",
-    "utcnow",
 ]
 
 log = structlog.get_logger("watcher.fetch")
@@ -149,8 +147,3 @@ async def enrich(client: DataframerClient, runs: Iterable[Run]) -> dict[str, Run
         else:
             raise result
     return detailed
-
-
-def utcnow() -> datetime:
-    """The one wall clock of the pipeline (stages take `now` as an argument)."""
-    return datetime.now(UTC)

@@ -76,15 +76,6 @@ class Run(BaseModel):
     runtime_params: dict[str, Any] | None = None
     generated_files: list[GeneratedFile] | None = None
 
-    @property
-    def terminal(self) -> bool:
-        """Whether the run has finished (successfully or not)."""
-        return is_terminal(self.status)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data, extra fields included, for the state file."""
-        return self.model_dump(mode="json", exclude_none=False)
-
 
 RUN_LIST = TypeAdapter(list[Run])
 RUN = TypeAdapter(Run)

@@ -19,7 +19,7 @@ from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, TickRecord
 from watcher.fetch import DataframerClient, enrich, is_active, observe
 from watcher.models import KNOWN_STATUSES
-from watcher.render import notifications
+from watcher.render import compose_messages
 from watcher.route import route
 from watcher.state import Store
 
@@ -89,7 +89,7 @@ class Pipeline:
         detection = detect(snapshots, report.observation, now)
         events = await self._enriched(detection.events)
         intents = route(events, self.settings.routes, list(self.settings.channels))
-        notes = notifications(
+        notes = compose_messages(
             events, intents, max_runs_per_message=self.settings.delivery.max_runs_per_message
         )
         self.store.record(

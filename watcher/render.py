@@ -132,7 +132,7 @@ def render(events: Sequence[Event]) -> tuple[str, str]:
     return title, "\n\n".join(blocks)
 
 
-def notifications(
+def compose_messages(
     events: Sequence[Event], intents: Sequence[Intent], *, max_runs_per_message: int
 ) -> list[Notification]:
     """Group one tick's intents per channel into messages of at most max_runs_per_message runs."""
@@ -148,7 +148,7 @@ def notifications(
     return result
 
 
-def test_alert(channel: str) -> tuple[str, str]:
+def sample_alert(channel: str) -> tuple[str, str]:
     """The title and body `test-notify` sends."""
     return (
         "🔔 dataframer-watcher test alert",

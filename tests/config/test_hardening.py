@@ -320,7 +320,7 @@ def test_env_overrides_a_channel_the_file_spells_in_capitals(tmp_path: Path) -> 
         "team": ["json://t.example.com"],
     }
     assert settings.routes[0].channels == ["oncall", "team"]
-    assert settings.channel_urls("OnCall") == ["json://b.example.com"]
+    assert settings.channels["oncall"] == ["json://b.example.com"]
     assert config_warnings(settings) == []
 
 

@@ -136,7 +136,7 @@ def test_every_key_from_yaml(config_file: WriteConfig, in_tmp: Path) -> None:
             "json://hooks.example.com/alert",
         ],
     }
-    assert settings.channel_urls("oncall")[1] == "json://hooks.example.com/alert"
+    assert settings.channels["oncall"][1] == "json://hooks.example.com/alert"
     assert settings.routes == [
         Route(statuses=frozenset({"FAILED", "CANCELED"}), channels=["team", "oncall"], specs=None),
         Route(statuses=ALL, channels=["team"], specs=["nightly-*", "prod-?"]),
@@ -415,11 +415,11 @@ def test_variable_substitution_in_channel_urls(config_file: WriteConfig) -> None
         "N": "2",
     }
     settings = load_settings(path, environ=environ)
-    assert settings.channel_urls("team") == [
+    assert settings.channels["team"] == [
         "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ml-runs"
     ]
-    assert settings.channel_urls("hook") == ["json://hooks.example.com/p?x=$y&t=fallback"]
-    assert settings.channel_urls("many") == ["json://a.example.com/1", "json://b.example.com/2"]
+    assert settings.channels["hook"] == ["json://hooks.example.com/p?x=$y&t=fallback"]
+    assert settings.channels["many"] == ["json://a.example.com/1", "json://b.example.com/2"]
 
 
 def test_substitution_in_channels_from_the_environment(in_tmp: Path) -> None:
@@ -427,7 +427,7 @@ def test_substitution_in_channels_from_the_environment(in_tmp: Path) -> None:
     settings = load_settings(
         environ={"WATCHER_CHANNELS__HOOK": "json://${HOST}/x", "HOST": "h.example.com"}
     )
-    assert settings.channel_urls("hook") == ["json://h.example.com/x"]
+    assert settings.channels["hook"] == ["json://h.example.com/x"]
 
 
 def test_channel_urls_are_normalized(config_file: WriteConfig) -> None:
@@ -442,7 +442,7 @@ def test_channel_urls_are_normalized(config_file: WriteConfig) -> None:
         "two": ["json://a.example.com", "json://b.example.com"],
     }
     with pytest.raises(KeyError):
-        settings.channel_urls("three")
+        settings.channels["three"]
 
 
 def test_routes_normalize_statuses(config_file: WriteConfig) -> None:

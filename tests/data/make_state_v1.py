@@ -20,7 +20,7 @@ TARGET = HERE / "state-v1.db"
 
 
 def run(run_id: str, status: str, **extra: object) -> str:
-    """A run as the v1 watcher stored it (Run.to_json_dict, plus a field the API added later)."""
+    """A run as the v1 watcher stored it (its JSON dump, plus a field the API added later)."""
     return json.dumps(
         {
             "id": run_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.support import START, FakeOutbox, JsonReceiver, ManualClock, free_port
-from watcher.deliver import ChannelStats, Deliverer, DrainSummary, url_key
+from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally, url_key
 from watcher.deliver.sender import Sender
 
 TIMEOUT = 0.5
@@ -39,17 +40,24 @@ def flaky() -> Iterator[JsonReceiver]:
 
 
 def make_deliverer(
-    store: FakeOutbox, sender: Sender, channels: dict[str, list[str]], clock: ManualClock
+    store: FakeOutbox,
+    sender: Sender,
+    channels: dict[str, list[str]],
+    clock: ManualClock,
+    observed: Counter[tuple[str, Outcome]] | None = None,
 ) -> Deliverer:
+    def observe(channel: str, outcome: Outcome) -> None:
+        if observed is not None:
+            observed[channel, outcome] += 1
+
     return Deliverer(
         store,
         sender,
         channels,
-        retry_initial=1,
-        retry_max=16,
-        horizon=HORIZON,
+        policy=RetryPolicy(1, 16, HORIZON),
         clock=clock,
         rng=random.Random(42),
+        observe=observe,
     )
 
 
@@ -64,11 +72,12 @@ async def test_a_refusing_channel_retries_with_growing_waits_then_dies(
     bad_id = store.add("oncall", "to oncall")
     gone_id = store.add("old", "to a removed channel")
     channels = {"team": [good.url()], "oncall": [f"json://127.0.0.1:{free_port()}/x"]}
-    deliverer = make_deliverer(store, sender, channels, clock)
+    observed: Counter[tuple[str, Outcome]] = Counter()
+    deliverer = make_deliverer(store, sender, channels, clock, observed)
 
     first = await deliverer.drain()
 
-    assert first == DrainSummary(sent=1, failed=1, dead=1, skipped=0)
+    assert first == Tally(sent=1, failed=1, dead=1, skipped=0)
     assert good.messages == ["to team"]
     assert store.rows[gone_id].reason == "channel 'old' is no longer configured"
 
@@ -88,10 +97,11 @@ async def test_a_refusing_channel_retries_with_growing_waits_then_dies(
     assert (attempts[-2].at - attempts[0].at).total_seconds() < HORIZON
     assert store.rows[bad_id].state == "dead"
     assert good.messages == ["to team"]
-    assert deliverer.stats == {
-        "team": ChannelStats(sent=1),
-        "oncall": ChannelStats(failed=len(attempts) - 1, dead=1),
-        "old": ChannelStats(dead=1),
+    assert observed == {
+        ("team", "sent"): 1,
+        ("oncall", "failed"): len(attempts) - 1,
+        ("oncall", "dead"): 1,
+        ("old", "dead"): 1,
     }
     assert store.rows[ok_id].state == "sent"
 
@@ -115,8 +125,8 @@ async def test_a_channel_keeps_its_order_and_logs_failing_and_recovered_once(
         clock.now = store.rows[ids[0]].next_attempt_at
         third = await deliverer.drain()
 
-    assert first == second == DrainSummary(sent=0, failed=1, dead=0, skipped=2)
-    assert third == DrainSummary(sent=3, failed=0, dead=0, skipped=0)
+    assert first == second == Tally(sent=0, failed=1, dead=0, skipped=2)
+    assert third == Tally(sent=3, failed=0, dead=0, skipped=0)
     assert flaky.messages == ["m0", "m0", "m0", "m1", "m2"]
     events = [(e["event"], e["log_level"]) for e in logs]
     assert events == [
@@ -150,7 +160,7 @@ async def test_one_channel_hanging_does_not_delay_another(
 
     summary = await make_deliverer(store, sender, channels, clock).drain()
 
-    assert summary == DrainSummary(sent=3, failed=1, dead=0, skipped=0)
+    assert summary == Tally(sent=3, failed=1, dead=0, skipped=0)
     assert [a.delivery_id for a in store.attempts] == [*fast_ids, slow_id]
     assert store.attempts[-1].reason == "timed out after 0.5s"
     assert good.messages == ["f0", "f1", "f2"]
@@ -170,12 +180,12 @@ async def test_a_channel_with_two_urls_retries_only_the_one_that_failed(
     await deliverer.drain()
 
     first, second = store.attempts_of(delivery_id)
-    assert (first.ok, first.done_urls, first.reason) == (
+    assert (first.ok, first.delivered_to, first.reason) == (
         False,
         frozenset({url_key(good.url())}),
         "url 1: JSON: HTTP 500 Internal Server Error",
     )
-    assert (second.ok, second.done_urls) == (True, {url_key(good.url()), url_key(flaky.url())})
+    assert (second.ok, second.delivered_to) == (True, {url_key(good.url()), url_key(flaky.url())})
     assert (good.messages, flaky.messages) == (["both"], ["both", "both"])
 
 
@@ -211,7 +221,7 @@ async def test_a_reload_that_removes_a_channel_dead_letters_its_deliveries(
     with capture_logs() as logs:
         summary = await deliverer.drain()
 
-    assert summary == DrainSummary(sent=0, failed=0, dead=2, skipped=0)
+    assert summary == Tally(sent=0, failed=0, dead=2, skipped=0)
     assert store.rows[removed].reason == "channel 'team' is no longer configured"
     assert store.rows[emptied].reason == "channel 'empty' is no longer configured"
     assert [(e["event"], e["log_level"], e["delivery_id"]) for e in logs] == [

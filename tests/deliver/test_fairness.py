@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import START, JsonReceiver, ManualClock, WebhookReceiver, free_port, wait_for
 from watcher.config import load_settings
-from watcher.deliver import Deliverer, DrainSummary
+from watcher.deliver import Deliverer, RetryPolicy, Tally
 from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.fetch import DataframerClient
@@ -99,9 +99,7 @@ async def test_a_broken_channel_backlog_does_not_starve_a_healthy_channel(
         store,
         sender,
         {"bad": [refused_url()], "good": [good.url()]},
-        retry_initial=600,
-        retry_max=600,
-        horizon=86_400,
+        policy=RetryPolicy(600, 600, 86_400),
         clock=ManualClock(START + timedelta(seconds=1)),
         rng=random.Random(0),
     )
@@ -109,7 +107,7 @@ async def test_a_broken_channel_backlog_does_not_starve_a_healthy_channel(
     summary = await deliverer.drain()
 
     assert good.messages == ["Run: run-150"]
-    assert summary == DrainSummary(sent=1, failed=1, dead=0, skipped=99)
+    assert summary == Tally(sent=1, failed=1, dead=0, skipped=99)
 
 
 async def test_drain_all_tries_each_due_delivery_once_and_every_channel_progresses(
@@ -126,9 +124,8 @@ async def test_drain_all_tries_each_due_delivery_once_and_every_channel_progress
         store,
         sender,
         channels,
-        retry_initial=0.001,  # each retry falls due at the next read of the clock
-        retry_max=0.001,
-        horizon=86_400,
+        # Each retry falls due at the next read of the clock.
+        policy=RetryPolicy(0.001, 0.001, 86_400),
         clock=clock,
         rng=random.Random(0),
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import START, JsonReceiver, ManualClock, free_port
-from watcher.deliver import Deliverer, url_key
+from watcher.deliver import Deliverer, RetryPolicy, url_key
 from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.state import Store
@@ -54,9 +54,7 @@ def deliverer_for(store: Store, sender: Sender, urls: list[str], clock: ManualCl
         store,
         sender,
         {"team": urls},
-        retry_initial=1,
-        retry_max=1,
-        horizon=3600,
+        policy=RetryPolicy(1, 1, 3600),
         clock=clock,
         rng=random.Random(0),
     )
@@ -136,7 +134,7 @@ async def test_done_urls_recorded_as_positions_by_an_older_version_retry_every_u
         (delivery_id,),
     )
     (due,) = store.due_deliveries(START)
-    assert due.done_urls == frozenset()
+    assert due.delivered_to == frozenset()
 
     await deliverer_for(store, sender, [a.url(), c.url()], ManualClock(START)).drain()
 

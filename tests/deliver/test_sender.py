@@ -44,8 +44,7 @@ async def test_json_posts_exactly_apprises_payload(sender: Sender, receiver: Jso
     """json:// posts {"version","title","message","attachments","type"} as JSON, once."""
     outcome = await sender.send([receiver.url("runs/alerts")], "Run FAILED", "run r-1 failed")
 
-    assert (outcome.ok, outcome.done_urls, outcome.reason) == (True, frozenset({0}), None)
-    assert outcome.retry_after is None
+    assert (outcome.ok, outcome.accepted, outcome.reason) == (True, frozenset({0}), None)
     assert receiver.received == [
         {
             "version": "1.0",
@@ -69,7 +68,7 @@ async def test_http_500_is_a_failure_with_its_status_then_a_retry_succeeds(
     second = await sender.send([receiver.url()], "t", "b")
     third = await sender.send([receiver.url()], "t", "b")
 
-    assert (first.ok, first.done_urls) == (False, frozenset())
+    assert (first.ok, first.accepted) == (False, frozenset())
     assert first.reason == "JSON: HTTP 500 Internal Server Error"
     assert second.reason == "JSON: HTTP 503 Service Unavailable"
     assert third.ok
@@ -276,21 +275,21 @@ async def test_slack_failures_give_the_status_and_slacks_error_code(
 async def test_two_urls_one_failing_then_a_retry_skips_the_good_one(
     sender: Sender, receiver: JsonReceiver
 ) -> None:
-    """done_urls has the URL that took the message; the retry sends only to the other."""
+    """accepted has the URL that took the message; the retry sends only to the other."""
     bad = JsonReceiver(otherwise=500)
     try:
         urls = [receiver.url(), bad.url()]
 
         first = await sender.send(urls, "t", "b")
-        assert (first.ok, first.done_urls) == (False, frozenset({0}))
+        assert (first.ok, first.accepted) == (False, frozenset({0}))
         assert first.reason == "url 1: JSON: HTTP 500 Internal Server Error"
 
-        second = await sender.send(urls, "t", "b", skip=first.done_urls)
-        assert (second.ok, second.done_urls) == (False, frozenset({0}))
+        second = await sender.send(urls, "t", "b", skip=first.accepted)
+        assert (second.ok, second.accepted) == (False, frozenset({0}))
 
         bad.otherwise = 200
-        third = await sender.send(urls, "t", "b", skip=second.done_urls)
-        assert (third.ok, third.done_urls, third.reason) == (True, frozenset({0, 1}), None)
+        third = await sender.send(urls, "t", "b", skip=second.accepted)
+        assert (third.ok, third.accepted, third.reason) == (True, frozenset({0, 1}), None)
 
         assert len(receiver.received) == 1
         assert len(bad.received) == 3

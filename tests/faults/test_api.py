@@ -17,60 +17,17 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tests.support import DaemonProcess, WebhookReceiver, run_ids_in, statuses_in, wait_for
 from watcher.errors import BadResponse, RateLimited, TransientApiError
 from watcher.events import Snapshot, Source
 from watcher.fetch import DataframerClient, observe
-from watcher.service.daemon import MAX_BACKOFF, poll_backoff
 from watcher.simulator import Simulator, SimulatorServer
 from watcher.simulator.app import mock_transport
 
 LIST = "GET /api/dataframer/runs/"
 DETAIL = "GET /api/dataframer/runs/{id}/"
 INTERVAL = 0.1  # seconds: the poll interval of these tests; the backoff cap is ten of them
-
-# -- the backoff schedule -------------------------------------------------------------------
-
-
-def test_backoff_doubles_from_one_interval_up_to_ten() -> None:
-    """30 s polls: 30, 60, 120, 240, then the 5-minute ceiling (10 x 30 s is 300 s too)."""
-    assert [poll_backoff(30, n) for n in range(1, 7)] == [30, 60, 120, 240, 300, 300]
-    assert [poll_backoff(0.2, n) for n in range(1, 7)] == [0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
-
-
-def test_backoff_never_exceeds_five_minutes_even_for_long_intervals() -> None:
-    """Ten 1-minute intervals would be 10 minutes: the 5-minute ceiling wins."""
-    assert poll_backoff(60, 10) == MAX_BACKOFF == 300
-    # A poll interval longer than the ceiling is never shortened by a failure, either.
-    assert poll_backoff(600, 1) == poll_backoff(600, 50) == 600
-
-
-def test_backoff_honours_retry_after_up_to_the_ceiling() -> None:
-    """A Retry-After longer than the backoff wins; an absurd one is capped at five minutes."""
-    assert poll_backoff(0.2, 1, retry_after=3) == 3
-    assert poll_backoff(30, 4, retry_after=5) == 240  # the backoff is longer already
-    assert poll_backoff(30, 1, retry_after=86_400) == 300
-
-
-@given(
-    interval=st.floats(min_value=0.1, max_value=3600),
-    failures=st.integers(min_value=1, max_value=10_000),
-    retry_after=st.none() | st.floats(min_value=0, max_value=1e9),
-)
-def test_backoff_is_bounded_and_never_shorter_than_an_interval(
-    interval: float, failures: int, retry_after: float | None
-) -> None:
-    """Between one interval and max(interval, min(10 intervals, 5 min)), Retry-After aside."""
-    delay = poll_backoff(interval, failures, retry_after)
-    assert delay >= interval
-    assert delay <= max(interval, min(10 * interval, MAX_BACKOFF), min(retry_after or 0, 300))
-    if retry_after is not None:
-        assert delay >= min(retry_after, MAX_BACKOFF)
-    assert poll_backoff(interval, failures + 1, retry_after) >= delay  # never shrinks
-
 
 # -- the fetch stage's verdict on a broken answer -------------------------------------------
 

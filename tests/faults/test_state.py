@@ -14,23 +14,30 @@ import contextlib
 import os
 import shutil
 import sqlite3
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.support import ROOT, SmtpSink, WebhookReceiver, free_port, state_deliveries, wait_for
+from tests.support import (
+    ROOT,
+    SmtpSink,
+    WebhookReceiver,
+    can_make_immutable,
+    free_port,
+    immutable,
+    state_deliveries,
+    wait_for,
+)
+from watcher.clock import utcnow
 from watcher.config import load_settings
-from watcher.deliver import Deliverer
+from watcher.deliver import Deliverer, RetryPolicy
 from watcher.deliver.sender import Sender
 from watcher.errors import StateError
-from watcher.fetch import DataframerClient, utcnow
+from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import Runtime
 from watcher.simulator import SimulatorServer
@@ -175,7 +182,7 @@ async def test_delivery_sends_nothing_it_could_not_ack(tmp_path: Path) -> None:
     sender = Sender(concurrency=2, timeout=5)
     client = DataframerClient(settings.dataframer.base_url, "k-123456")
     deliverer = Deliverer(
-        store, sender, settings.channels, retry_initial=1, retry_max=2, horizon=60, clock=utcnow
+        store, sender, settings.channels, policy=RetryPolicy(1, 2, 60), clock=utcnow
     )
     runtime = Runtime(
         settings, store, client, sender, deliverer, Pipeline(settings, store, client, clock=utcnow)
@@ -193,39 +200,6 @@ async def test_delivery_sends_nothing_it_could_not_ack(tmp_path: Path) -> None:
         assert len(writable.due_deliveries(utcnow())) == 2
 
 
-def _chattr(flag: str, *paths: Path) -> None:
-    chattr = shutil.which("chattr") or "chattr"
-    subprocess.run([chattr, flag, *map(str, paths)], check=True, capture_output=True)
-
-
-@contextmanager
-def _immutable(*paths: Path) -> Iterator[None]:
-    """Make files immutable (as root: even root cannot write them) for the block's length."""
-    _chattr("+i", *paths)
-    try:
-        yield
-    finally:
-        _chattr("-i", *paths)
-
-
-def _can_make_immutable(tmp_path: Path) -> bool:
-    if os.geteuid() != 0 or shutil.which("chattr") is None:
-        return False
-    probe = tmp_path / "immutable-probe"
-    probe.write_text("x")
-    try:
-        with _immutable(probe):
-            try:
-                probe.write_text("y")
-            except PermissionError:
-                return True
-            return False
-    except (subprocess.CalledProcessError, OSError):
-        return False
-    finally:
-        probe.unlink(missing_ok=True)
-
-
 def test_a_state_file_that_stops_taking_writes_fails_ticks_sends_nothing_and_recovers(
     simulator: SimulatorServer, write_config, start_daemon, tmp_path: Path
 ) -> None:
@@ -233,7 +207,7 @@ def test_a_state_file_that_stops_taking_writes_fails_ticks_sends_nothing_and_rec
     read-only would). Ticks fail and back off; a due retry is NOT sent, since its ack could
     not be recorded (it would go out again on every pass); nothing recorded is lost; once
     writable, both the retry and the transition that happened meanwhile go out once."""
-    if not _can_make_immutable(tmp_path):
+    if not can_make_immutable(tmp_path):
         pytest.skip("needs root and a file system with chattr +i to make a file read-only")
     hook = WebhookReceiver(fail_first=1_000_000)
     try:
@@ -250,7 +224,7 @@ def test_a_state_file_that_stops_taking_writes_fails_ticks_sends_nothing_and_rec
         daemon.wait_event("channel_failing")  # first's alert is queued and retrying
         recorded = state_deliveries(db)
 
-        with _immutable(db, db.with_name(db.name + "-wal")):
+        with immutable(db, db.with_name(db.name + "-wal")):
             failed = daemon.count("tick_failed")
             simulator.sim.force_status(second.id, "CANCELED")
             daemon.wait_event("tick_failed", at_least=failed + 2)
@@ -285,7 +259,7 @@ def test_a_daemon_started_on_a_read_only_state_file_carries_on_once_it_is_writab
 ) -> None:
     """Started while the file takes no writes, the daemon runs (reads work), fails its ticks
     and backs off; once the file is writable it records and alerts, without a restart."""
-    if not _can_make_immutable(tmp_path):
+    if not can_make_immutable(tmp_path):
         pytest.skip("needs root and a file system with chattr +i to make a file read-only")
     hook = WebhookReceiver()
     try:
@@ -295,7 +269,7 @@ def test_a_daemon_started_on_a_read_only_state_file_carries_on_once_it_is_writab
         first.wait_event("started")
         assert first.terminate() == 0
         (run,) = simulator.sim.create_runs(status="FAILED")
-        with _immutable(db):
+        with immutable(db):
             daemon = start_daemon(config)
             daemon.wait_event("started")
             daemon.wait_event("tick_failed", at_least=2)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support import pending_deliveries
 from watcher.errors import StateError
 from watcher.events import Attempt, Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.models import Run
@@ -71,18 +72,18 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_retry_then_sent(store: Store) -> None:
     """A failed try waits until next_attempt_at; a success takes it out of the outbox for good."""
     (did,) = finish(store, "run-1", "FAILED", NOW)
-    assert store.pending_count() == 1
+    assert pending_deliveries(store) == 1
     store.record_attempt(failed(did, at(1), at(3), done=frozenset({"key-a"})))
     assert store.due_deliveries(at(2)) == []
     (again,) = store.due_deliveries(at(3))
-    assert (again.attempts, again.first_attempt_at, again.done_urls) == (
+    assert (again.attempts, again.first_attempt_at, again.delivered_to) == (
         1,
         at(1),
         frozenset({"key-a"}),
     )
     store.record_attempt(sent(did, at(3)))
     assert store.due_deliveries(at(1000)) == []
-    assert store.pending_count() == 0
+    assert pending_deliveries(store) == 0
     assert store.delivery_counts() == {"team": {"pending": 0, "retrying": 0, "sent": 1, "dead": 0}}
     (entry,) = [h for h in store.history() if h.kind == "delivery"]
     assert (entry.status, entry.attempts, entry.last_error) == ("sent", 2, None)
@@ -98,7 +99,7 @@ def test_dead_then_redelivered_with_a_fresh_horizon(store: Store) -> None:
     (team, oncall) = finish(store, "run-1", "FAILED", NOW, ("team", "oncall"))
     store.record_attempt(failed(team, at(1), None, dead=True, reason="gave up after 24h"))
     store.dead_letter(oncall, at(1), "channel oncall was removed from the config")
-    assert store.pending_count() == 0
+    assert pending_deliveries(store) == 0
     assert store.delivery_counts()["oncall"]["dead"] == 1
     history = {h.channel: h for h in store.history() if h.kind == "delivery"}
     assert history["oncall"].last_error == "channel oncall was removed from the config"
@@ -169,7 +170,7 @@ def test_no_sequence_of_attempts_leaves_a_delivery_sent_and_due(
             assert entry.status == "sent" or not was_sent  # sent is final
             was_sent = entry.status == "sent"
             assert bool(due_ever) == (entry.status in ("pending", "retrying"))
-            assert store.pending_count() == len(due_ever)
+            assert pending_deliveries(store) == len(due_ever)
             assert entry.attempts <= len(entry.attempt_log)  # redeliver resets the count only
 
 

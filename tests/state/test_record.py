@@ -19,6 +19,11 @@ from watcher.models import Run
 from watcher.state import Store
 from watcher.state.timestamps import ts as _ts
 
+
+def unseen(snap: Snapshot) -> bool:
+    """Tracked by id and never observed: its first observation may be an alert."""
+    return snap.status is None and not snap.gone and not snap.muted
+
 NOW = datetime(2026, 11, 29, 8, 45, 39, 123456, tzinfo=UTC)
 
 
@@ -294,12 +299,26 @@ def test_record_waits_for_a_short_write_lock_held_elsewhere(store: Store, path: 
     assert "run-1" in store.snapshots()
 
 
-def test_meta_values_round_trip_and_overwrite(store: Store) -> None:
+def test_meta_values_round_trip(store: Store) -> None:
     """The meta table is a small key-value store for the daemon's own flags."""
     assert store.get_meta("k") is None
-    store.set_meta("k", "v1")
-    store.set_meta("k", "v2")
-    assert store.get_meta("k") == "v2"
+    assert store.get_meta("discovery_baseline") is None
+    store.record(TickRecord(at=NOW, snapshots=(), events=(), notifications=(), baseline_done=True))
+    assert store.get_meta("discovery_baseline") == _ts(NOW)
+    assert store.baseline_done
+
+
+def test_check_writable_passes_on_a_writable_file_and_fails_on_one_that_refuses(
+    path: Path,
+) -> None:
+    """check_writable takes a real write: fine on a normal file; on a file that refuses
+    writes under an open store (a read-only remount, a full disk), a StateError naming it."""
+    with Store.open(path) as store:
+        store.check_writable()
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+    with Store(path, conn, readonly=False) as refusing:
+        with pytest.raises(StateError, match=f"cannot write state file {path}"):
+            refusing.check_writable()
 
 
 def test_a_closed_store_says_so(path: Path) -> None:
@@ -364,13 +383,13 @@ def test_track_reports_every_case(store: Store) -> None:
     }
     snaps = store.snapshots()
     assert snaps["new"] == Snapshot("new", Source.EXPLICIT, None)
-    assert snaps["new"].awaiting_first_look
+    assert unseen(snaps["new"])
     for run_id in result:
         assert snaps[run_id].source is Source.EXPLICIT
         assert not snaps[run_id].muted
     assert snaps["baseline-done"].status is None
     assert snaps["baseline-done"].run is not None  # the detail stays; only the status is forgotten
-    assert snaps["muted-done"].awaiting_first_look
+    assert unseen(snaps["muted-done"])
     assert snaps["muted-alerted"].status == "FAILED"
     assert snaps["disc-active"].status == "PROCESSING"
     assert snaps["gone-muted"].gone
@@ -417,7 +436,7 @@ def test_cli_track_reaches_the_daemons_cached_snapshots(path: Path) -> None:
         assert daemon.snapshots()["run-1"].status == "SUCCEEDED"  # own write, kept current
         assert cli.track(["run-2"], NOW) == {"run-2": "added"}
         seen = daemon.snapshots()
-        assert seen["run-2"].awaiting_first_look
+        assert unseen(seen["run-2"])
         assert cli.untrack(["run-1"], NOW) == {"run-1": "untracked"}
         assert daemon.snapshots()["run-1"].muted
 
@@ -447,7 +466,7 @@ def test_a_track_on_the_daemons_own_store_during_a_tick_is_kept(store: Store) ->
     before = store.snapshots()
     assert store.track(["run-1"], at(1)) == {"run-1": "re-armed"}  # SIGHUP, mid-tick
     store.record(tick(*before.values(), when=at(2)))
-    assert store.snapshots()["run-1"].awaiting_first_look
+    assert unseen(store.snapshots()["run-1"])
 
 
 def test_a_track_racing_first_discovery_of_the_same_run_keeps_one_announcement(path: Path) -> None:
@@ -464,5 +483,5 @@ def test_a_track_racing_first_discovery_of_the_same_run_keeps_one_announcement(p
         )
         row = daemon.snapshots()["run-new"]
         assert (row.source, row.status) == (Source.EXPLICIT, "FAILED")
-        assert not row.awaiting_first_look  # so the next tick does not announce it again
+        assert not unseen(row)  # so the next tick does not announce it again
         assert cli.track(["run-new"], at(1)) == {"run-new": "already tracked"}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import pending_deliveries
 from watcher.errors import StateError, StateLocked
 from watcher.events import Attempt, Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.models import Run
@@ -72,7 +73,7 @@ def test_open_creates_parent_dirs_and_an_empty_current_schema(tmp_path: Path) ->
     with Store.open(path) as store:
         assert store.path == path
         assert store.snapshots() == {}
-        assert store.pending_count() == 0
+        assert pending_deliveries(store) == 0
         assert not store.baseline_done
     assert user_version(path) == CURRENT_VERSION
 
@@ -229,10 +230,10 @@ def test_v1_fixture_migrates_to_current_keeping_everything(tmp_path: Path) -> No
             (2, "team", ("run-b",), 1),
             (3, "oncall", ("run-b",), 0),
         ]
-        assert due[0].done_urls == frozenset()
+        assert due[0].delivered_to == frozenset()
         store.record_attempt(
             Attempt(
-                2, later, ok=True, reason=None, done_urls=frozenset({"k"}), next_attempt_at=None
+                2, later, ok=True, reason=None, delivered_to=frozenset({"k"}), next_attempt_at=None
             )
         )
         history = store.history("run-b")
@@ -347,7 +348,7 @@ def test_read_only_state_file_reads_but_refuses_writes_losing_nothing(
                 sorted(ro.snapshots()),
                 [r.run_id for r in ro.status_rows()],
                 len(ro.history()),
-                ro.pending_count(),
+                pending_deliveries(ro),
                 ro.get_meta("last_tick_at"),
             ]
             try:
@@ -366,7 +367,7 @@ def test_read_only_state_file_reads_but_refuses_writes_losing_nothing(
     ]
     with Store.open(path) as store:
         assert store.snapshots() == before
-        assert store.pending_count() == 1
+        assert pending_deliveries(store) == 1
 
 
 # -- the daemon lock ------------------------------------------------------------------------------

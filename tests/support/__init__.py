@@ -1,6 +1,13 @@
 """What the tests share: real loopback peers, the daemon as a process, fakes and helpers."""
 
-from .outbox import START, FakeOutbox, JsonReceiver, ManualClock, SmtpReceiver
+from .outbox import (
+    START,
+    FakeOutbox,
+    JsonReceiver,
+    ManualClock,
+    SmtpReceiver,
+    pending_deliveries,
+)
 from .peers import (
     API_KEY,
     ROOT,
@@ -8,10 +15,12 @@ from .peers import (
     NotifySocket,
     SmtpSink,
     WebhookReceiver,
+    can_make_immutable,
     clean_env,
     cli,
     free_port,
     http_get,
+    immutable,
     run_ids_in,
     state_deliveries,
     statuses_in,
@@ -32,10 +41,13 @@ __all__ = [
     "SmtpReceiver",
     "SmtpSink",
     "WebhookReceiver",
+    "can_make_immutable",
     "clean_env",
     "cli",
     "free_port",
     "http_get",
+    "immutable",
+    "pending_deliveries",
     "run_ids_in",
     "state_deliveries",
     "statuses_in",

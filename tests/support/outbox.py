@@ -195,8 +195,12 @@ class FakeOutbox:
             row.delivery,
             attempts=row.delivery.attempts + 1,
             first_attempt_at=row.delivery.first_attempt_at or attempt.at,
-            done_urls=attempt.done_urls,
+            delivered_to=attempt.delivered_to,
         )
+
+    def check_writable(self) -> None:
+        if self.fail_ack_after is not None and len(self.attempts) >= self.fail_ack_after:
+            raise OSError("disk I/O error")
 
     def dead_letter(self, delivery_id: int, at: datetime, reason: str) -> None:
         row = self.rows[delivery_id]
@@ -204,3 +208,9 @@ class FakeOutbox:
 
     def attempts_of(self, delivery_id: int) -> list[Attempt]:
         return [a for a in self.attempts if a.delivery_id == delivery_id]
+
+
+def pending_deliveries(store: Any) -> int:
+    """Deliveries a `watcher.state.Store` holds that are not yet sent nor dead."""
+    counts = store.delivery_counts().values()
+    return sum(c.get("pending", 0) + c.get("retrying", 0) for c in counts)

@@ -152,7 +152,7 @@ def health(state: CliState, live: bool, timeout: float) -> None:
 @click.pass_obj
 def track(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Watch these runs (works while `run` is running)."""
-    from watcher.cli.views import track_runs
+    from watcher.cli.tracking import track_runs
 
     with expected_errors():
         for line in track_runs(state.load(send=False), run_ids, track=True):
@@ -164,7 +164,7 @@ def track(state: CliState, run_ids: tuple[str, ...]) -> None:
 @click.pass_obj
 def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Stop watching these runs; alerts already decided still go out."""
-    from watcher.cli.views import track_runs
+    from watcher.cli.tracking import track_runs
 
     with expected_errors():
         for line in track_runs(state.load(send=False), run_ids, track=False):
@@ -202,7 +202,7 @@ def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> N
 @click.pass_obj
 def redeliver(state: CliState, channel: str | None) -> None:
     """Requeue dead-lettered deliveries (they go out on the daemon's next delivery pass)."""
-    from watcher.cli.views import redeliver_dead
+    from watcher.cli.tracking import redeliver_dead
 
     with expected_errors():
         count = redeliver_dead(state.load(send=False), channel)
@@ -228,11 +228,11 @@ def check_config(state: CliState) -> None:
 @click.pass_obj
 def test_notify(state: CliState, channel: str | None) -> None:
     """Send a test alert to every channel at once (or to one) and report each result."""
-    from watcher.cli.views import send_test_alerts
+    from watcher.cli.sending import send_sample_alerts
 
     settings = state.load()
     with expected_errors():
-        results = asyncio.run(send_test_alerts(settings, channel))
+        results = asyncio.run(send_sample_alerts(settings, channel))
     failed = 0
     for name, reason in results:
         click.echo(f"{name}: {'ok' if reason is None else 'FAILED: ' + reason}")

@@ -15,6 +15,8 @@ from typing import IO, Any
 import click
 from click.core import ParameterSource
 
+from watcher.config import Settings
+from watcher.errors import UsageError
 from watcher.logs import SCRUBBER
 from watcher.redact import redact_text
 from watcher.run_ids import normalize_run_id
@@ -22,6 +24,7 @@ from watcher.run_ids import normalize_run_id
 __all__ = [
     "OneLineUsageError",
     "WatcherGroup",
+    "channel_argument",
     "config_path_callback",
     "one_line",
     "run_ids_callback",
@@ -118,3 +121,13 @@ def run_ids_callback(ctx: click.Context, param: click.Parameter, value: Any) -> 
         return normalize_run_id(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def channel_argument(settings: Settings, name: str | None) -> str | None:
+    """A --channel argument as configured (names are case-insensitive), or a usage error."""
+    if name is None:
+        return None
+    if name.lower() not in settings.channels:
+        known = ", ".join(sorted(settings.channels)) or "none"
+        raise UsageError(f"no channel named {name!r} (known: {known})")
+    return name.lower()

@@ -1,27 +1,23 @@
-"""What the CLI's inspection and tracking commands show: plain data, then text for people.
+"""What `status` and `history` show: plain data read from the state file, then text for people.
 
-These commands open the state file without the daemon lock, so they work while `run` runs.
+They open the state file without the daemon lock (`state_file`), so they work while `run` runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from watcher.clock import utcnow
 from watcher.config import Settings
-from watcher.deliver.sender import Sender
-from watcher.errors import UsageError
-from watcher.fetch import utcnow
-from watcher.render import human_duration, test_alert
-from watcher.run_ids import normalize_run_id
+from watcher.render import human_duration
 from watcher.state import HistoryEntry, StatusRow, Store
 
 
 @contextmanager
-def _store(settings: Settings, *, create: bool = False) -> Iterator[Store | None]:
+def state_file(settings: Settings, *, create: bool = False) -> Iterator[Store | None]:
     """The state file, or None when it does not exist yet (nothing tracked, nothing sent)."""
     path = settings.state.path
     if not create and not path.exists():
@@ -32,30 +28,6 @@ def _store(settings: Settings, *, create: bool = False) -> Iterator[Store | None
         yield store
     finally:
         store.close()
-
-
-def normalize_run_ids(run_ids: Sequence[str]) -> list[str]:
-    """The ids in canonical form (`watcher.run_ids`), each once; junk is a UsageError."""
-    try:
-        return list(dict.fromkeys(normalize_run_id(run_id) for run_id in run_ids))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> list[str]:
-    """Track or untrack runs by id; one result line per id.
-
-    Only `track` creates the state file: untracking from a file that does not exist yet
-    finds nothing tracked, and leaves no empty state file (or directory) behind.
-    """
-    ids = normalize_run_ids(run_ids)
-    with _store(settings, create=track) as store:
-        if store is None:
-            results = dict.fromkeys(ids, "not tracked")
-        else:
-            now = utcnow()
-            results = store.track(ids, now) if track else store.untrack(ids, now)
-    return [f"{run_id}: {result}" for run_id, result in results.items()]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -81,7 +53,7 @@ def _row(row: StatusRow) -> dict[str, Any]:
 def status_data(settings: Settings) -> dict[str, Any]:
     """The tracked runs and the outbox per channel, as JSON-ready data."""
     state = str(settings.state.path.absolute())  # the operator may run it from anywhere
-    with _store(settings) as store:
+    with state_file(settings) as store:
         if store is None:
             return {"state": state, "runs": [], "deliveries": {}}
         return {
@@ -170,7 +142,7 @@ def _entry(entry: HistoryEntry) -> dict[str, Any]:
 
 def history_data(settings: Settings, run_id: str | None, *, limit: int) -> list[dict[str, Any]]:
     """Transitions and deliveries, newest first, as JSON-ready data."""
-    with _store(settings) as store:
+    with state_file(settings) as store:
         if store is None:
             return []
         return [_entry(entry) for entry in store.history(run_id, limit=limit)]
@@ -197,44 +169,3 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
             result = "ok" if attempt["ok"] else f"failed: {attempt['reason']}"
             lines.append(f"    {attempt['at'][:19].replace('T', ' ')}  {result}")
     return "\n".join(lines)
-
-
-def redeliver_dead(settings: Settings, channel: str | None) -> int:
-    """Requeue dead deliveries (all, or one channel's); returns how many."""
-    channel = _channel(settings, channel)
-    with _store(settings) as store:
-        return 0 if store is None else store.redeliver(utcnow(), channel=channel)
-
-
-def _channel(settings: Settings, name: str | None) -> str | None:
-    """A --channel argument as configured (names are case-insensitive), or a usage error."""
-    if name is None:
-        return None
-    if name.lower() not in settings.channels:
-        known = ", ".join(sorted(settings.channels)) or "none"
-        raise UsageError(f"no channel named {name!r} (known: {known})")
-    return name.lower()
-
-
-async def send_test_alerts(settings: Settings, channel: str | None) -> list[tuple[str, str | None]]:
-    """Send the test alert to each channel (or one); (name, failure reason or None) per channel."""
-    if not settings.channels:
-        raise UsageError("no channels configured: add one under `channels:` in the config")
-    channel = _channel(settings, channel)
-    names = [channel] if channel is not None else sorted(settings.channels)
-    # Every channel at once, so hung channels cost one delivery.timeout, not one each; with a
-    # thread per URL (at least), since a URL queued behind busy threads would report a
-    # timeout it never had.
-    threads = max(settings.delivery.concurrency, sum(len(settings.channels[n]) for n in names))
-    sender = Sender(concurrency=threads, timeout=settings.delivery.timeout)
-
-    async def one(name: str) -> str | None:
-        title, body = test_alert(name)
-        outcome = await sender.send(settings.channels[name], title, body)
-        return None if outcome.ok else outcome.reason or "failed"
-
-    try:
-        reasons = await asyncio.gather(*(one(name) for name in names))
-    finally:
-        sender.close()
-    return list(zip(names, reasons, strict=True))

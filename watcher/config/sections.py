@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
-from watcher.config.durations import Duration, format_duration, within
+from watcher.config.durations import Duration, within
 from watcher.config.values import (
     HOSTNAME,
     TERMINAL_ORDER,
@@ -37,6 +37,7 @@ from watcher.config.values import (
     url_outline,
     without_password,
 )
+from watcher.deliver.policy import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -159,12 +160,8 @@ class DeliveryConfig(_Section):
     max_runs_per_message: int = Field(default=20, ge=1, le=1000)
 
     @model_validator(mode="after")
-    def _retry_max_covers_initial(self) -> DeliveryConfig:
-        if self.retry_max < self.retry_initial:
-            raise ValueError(
-                f"retry_max ({format_duration(self.retry_max)}) must be at least "
-                f"retry_initial ({format_duration(self.retry_initial)})"
-            )
+    def _a_valid_retry_policy(self) -> DeliveryConfig:
+        RetryPolicy(self.retry_initial, self.retry_max, self.horizon)  # its ValueError explains
         return self
 
 

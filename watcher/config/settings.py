@@ -138,11 +138,6 @@ class Settings(BaseSettings):
         """Advice found while loading (see `config_warnings`)."""
         return list(self._warnings)
 
-    def channel_urls(self, name: str) -> list[str]:
-        """The apprise URLs of channel ``name`` (any case), ``${VAR}`` substituted unless loaded
-        with ``expand_channels=False``; KeyError if none."""
-        return list(self.channels[name.lower()])
-
     @model_validator(mode="before")
     @classmethod
     def _null_means_default(cls, data: Any) -> Any:

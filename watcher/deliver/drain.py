@@ -26,29 +26,26 @@ import hashlib
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 import structlog
 
+from watcher.deliver.policy import RetryPolicy, plan_after_failure
 from watcher.deliver.sender import Sender, SendOutcome
 from watcher.events import Attempt, Delivery
 
-__all__ = [
-    "ChannelStats",
-    "Deliverer",
-    "DrainSummary",
-    "OutboxStore",
-    "backoff_delay",
-    "plan_after_failure",
-    "url_key",
-]
+__all__ = ["Deliverer", "OutboxStore", "Outcome", "Tally", "url_key"]
+
+Outcome = Literal["sent", "failed", "dead"]
+"""What one try at a delivery came to: sent, failed (will retry) or dead (given up)."""
 
 
 class OutboxStore(Protocol):
     """The outbox side of the state store, as the deliverer uses it.
 
-    `due_deliveries` returns the `limit` oldest due deliveries of each channel, oldest first.
+    `due_deliveries` returns the `limit` oldest due deliveries of each channel, oldest first;
+    `check_writable` raises StateError unless the file takes a write.
     """
 
     def due_deliveries(
@@ -59,24 +56,30 @@ class OutboxStore(Protocol):
 
     def dead_letter(self, delivery_id: int, at: datetime, reason: str) -> None: ...
 
+    def check_writable(self) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
-class DrainSummary:
-    """What one drain did: sent, failed (will retry), dead-lettered, skipped (not tried)."""
-
-    sent: int
-    failed: int
-    dead: int
-    skipped: int
-
-
-@dataclass(slots=True)
-class ChannelStats:
-    """Counters of one channel since start, for metrics."""
+class Tally:
+    """What a drain did: sent, failed (will retry), dead-lettered, skipped (not tried)."""
 
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.sent + other.sent,
+            self.failed + other.failed,
+            self.dead + other.dead,
+            self.skipped + other.skipped,
+        )
+
+    @property
+    def tried(self) -> int:
+        """Deliveries that were sent, failed or given up (not the skipped ones)."""
+        return self.sent + self.failed + self.dead
 
 
 def url_key(url: str) -> str:
@@ -86,52 +89,6 @@ def url_key(url: str) -> str:
     whoever runs the CLI, so the URL itself is never stored.
     """
     return hashlib.sha256(url.encode()).hexdigest()[:16]
-
-
-def backoff_delay(attempts: int, *, initial: float, cap: float, rng: random.Random) -> float:
-    """Seconds to wait after `attempts` failures: exponential, capped, "equal jitter".
-
-    The base doubles from `initial` up to `cap`; the delay is drawn from [base/2, base].
-    """
-    if attempts < 1:
-        raise ValueError(f"attempts counts failures so far and must be >= 1, not {attempts}")
-    if not 0 < initial <= cap:
-        raise ValueError(f"need 0 < initial <= cap, got initial={initial}, cap={cap}")
-    # Past 1022 doublings any cap is reached, and 2.0**1024 would overflow.
-    base = cap if attempts > 1023 else min(cap, initial * 2.0 ** (attempts - 1))
-    return min(base, rng.uniform(base / 2, base))
-
-
-def plan_after_failure(
-    delivery: Delivery,
-    now: datetime,
-    outcome: SendOutcome,
-    *,
-    initial: float,
-    cap: float,
-    horizon: float,
-    rng: random.Random,
-    done_urls: frozenset[str],
-) -> Attempt:
-    """The attempt to record for a failed send: retry later, or dead once past `horizon`.
-
-    `done_urls` are the keys (`url_key`) of the URLs that have the message so far.
-    """
-    first = delivery.first_attempt_at or now
-    dead = (now - first).total_seconds() >= horizon
-    next_attempt_at = None
-    if not dead:
-        delay = backoff_delay(delivery.attempts + 1, initial=initial, cap=cap, rng=rng)
-        next_attempt_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0.0))
-    return Attempt(
-        delivery_id=delivery.id,
-        at=now,
-        ok=False,
-        reason=outcome.reason,
-        done_urls=done_urls,
-        next_attempt_at=next_attempt_at,
-        dead=dead,
-    )
 
 
 @dataclass(slots=True)
@@ -144,9 +101,18 @@ class _Pass:
     skipped: int = 0
     aborted: bool = False
 
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def tally(self) -> Tally:
+        return Tally(self.sent, self.failed, self.dead, self.skipped)
+
 
 class Deliverer:
-    """Drains due deliveries through a Sender, acking each one as soon as its send returns."""
+    """Drains due deliveries through a Sender, acking each one as soon as its send returns.
+
+    `observe(channel, outcome)` hears of every try as it is acked (the daemon's metrics).
+    """
 
     def __init__(
         self,
@@ -154,28 +120,21 @@ class Deliverer:
         sender: Sender,
         channels: Mapping[str, Sequence[str]],
         *,
-        retry_initial: float,
-        retry_max: float,
-        horizon: float,
+        policy: RetryPolicy,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        observe: Callable[[str, Outcome], None] | None = None,
         log: Any | None = None,  # a structlog BoundLogger
     ) -> None:
-        if not 0 < retry_initial <= retry_max:
-            raise ValueError("need 0 < retry_initial <= retry_max")
-        if horizon < 0:
-            raise ValueError("horizon must not be negative")
         self._store = store
         self._sender = sender
         self._channels: dict[str, tuple[str, ...]] = {}
         self.update_channels(channels)
-        self._initial = retry_initial
-        self._cap = retry_max
-        self._horizon = horizon
+        self.policy = policy
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
+        self.observe = observe
         self._log = log if log is not None else structlog.get_logger("watcher.deliver")
-        self.stats: dict[str, ChannelStats] = {}
         self._failing_since: dict[str, datetime] = {}
         self._stopped = False
 
@@ -185,17 +144,7 @@ class Deliverer:
         A channel without URLs counts as not configured: its deliveries are dead-lettered
         rather than acked as sent to nobody.
         """
-        normalized = {
-            name: (urls,) if isinstance(urls, str) else tuple(urls)
-            for name, urls in channels.items()
-        }
-        self._channels = {name: urls for name, urls in normalized.items() if urls}
-
-    def update_policy(self, *, retry_initial: float, retry_max: float, horizon: float) -> None:
-        """Use new retry and dead-letter settings from the next failure on (config reload)."""
-        if not 0 < retry_initial <= retry_max or horizon < 0:
-            raise ValueError("need 0 < retry_initial <= retry_max and horizon >= 0")
-        self._initial, self._cap, self._horizon = retry_initial, retry_max, horizon
+        self._channels = {name: tuple(urls) for name, urls in channels.items() if urls}
 
     def stop(self) -> None:
         """Start no new send from now on (shutdown); sends in flight finish and are acked.
@@ -205,13 +154,40 @@ class Deliverer:
         """
         self._stopped = True
 
+    async def drain_due(
+        self, *, channels: Collection[str] | None = None, max_rounds: int = 50
+    ) -> Tally:
+        """Deliver everything due now (of `channels` only, if given), each delivery tried at
+        most once per call.
+
+        Each round takes a batch of every channel, so all channels progress together; every
+        round selects what was due when the call began, so a delivery that failed in one
+        round (due again only after its backoff) is not retried in the next. The daemon calls
+        this for one channel at a time, each in its own task.
+
+        When something is due, the state file must first take a write: read-only or full,
+        it raises StateError before any send, since a message sent but not acked would go
+        out again on every pass until the file took writes again.
+        """
+        now = self._clock()
+        total = Tally()
+        if not self._store.due_deliveries(now, limit=1, channels=channels):
+            return total
+        self._store.check_writable()
+        for _ in range(max_rounds):
+            tally = await self.drain(channels=channels, due_by=now)
+            total += tally
+            if not tally.tried:
+                break
+        return total
+
     async def drain(
         self,
         *,
         limit: int = 100,
         channels: Collection[str] | None = None,
         due_by: datetime | None = None,
-    ) -> DrainSummary:
+    ) -> Tally:
         """Send what is due, each channel concurrently and in order; ack each at once.
 
         Takes up to `limit` deliveries of each channel (of `channels` only, if given) due by
@@ -228,12 +204,12 @@ class Deliverer:
         by_channel: dict[str, list[Delivery]] = {}
         for delivery in sorted(due, key=lambda d: (d.created_at, d.id)):
             by_channel.setdefault(delivery.channel, []).append(delivery)
-        tally = _Pass()
+        counts = _Pass()
         for name in [name for name in by_channel if name not in self._channels]:
-            self._dead_letter_unconfigured(name, by_channel.pop(name), now, tally)
+            self._dead_letter_unconfigured(name, by_channel.pop(name), now, counts)
         outcomes = await asyncio.gather(
             *(
-                self._drain_channel(name, self._channels[name], queue, tally)
+                self._drain_channel(name, self._channels[name], queue, counts)
                 for name, queue in by_channel.items()
             ),
             return_exceptions=True,
@@ -241,54 +217,56 @@ class Deliverer:
         for error in outcomes:
             if isinstance(error, BaseException):
                 raise error
-        return DrainSummary(
-            sent=tally.sent, failed=tally.failed, dead=tally.dead, skipped=tally.skipped
-        )
+        return counts.tally()
 
     async def _drain_channel(
         self,
         name: str,
         urls: tuple[str, ...],
         queue: list[Delivery],
-        tally: _Pass,
+        counts: _Pass,
     ) -> None:
         keys = [url_key(url) for url in urls]
         for position, delivery in enumerate(queue):
-            if tally.aborted or self._stopped:
-                tally.skipped += len(queue) - position
+            if counts.aborted or self._stopped:
+                counts.skipped += len(queue) - position
                 return
             # Every line about this delivery names it, its channel and its runs (each channel
             # drains in its own task, so the binding stays in this task's context).
             with structlog.contextvars.bound_contextvars(
                 delivery_id=delivery.id, channel=name, run_ids=list(delivery.run_ids)
             ):
-                skip = frozenset(i for i, key in enumerate(keys) if key in delivery.done_urls)
+                skip = frozenset(i for i, key in enumerate(keys) if key in delivery.delivered_to)
                 outcome = await self._sender.send(urls, delivery.title, delivery.body, skip=skip)
                 # Keys of URLs since dropped from the channel stay: a reload that brings one
                 # back must not send it the message again.
-                done = delivery.done_urls | {keys[i] for i in outcome.done_urls}
+                delivered_to = delivery.delivered_to | {keys[i] for i in outcome.accepted}
                 try:
-                    sent = self._settle(name, delivery, outcome, done, tally)
+                    sent = self._settle(name, delivery, outcome, delivered_to, counts)
                 except BaseException:
                     # An ack that failed: no channel starts another send it could not ack.
-                    tally.aborted = True
+                    counts.aborted = True
                     raise
             if not sent:
                 # Later deliveries of this channel wait, so they cannot overtake this one.
-                tally.skipped += len(queue) - position - 1
+                counts.skipped += len(queue) - position - 1
                 return
+
+    def _count(self, name: str, outcome: Outcome, counts: _Pass) -> None:
+        counts.count(outcome)
+        if self.observe is not None:
+            self.observe(name, outcome)
 
     def _settle(
         self,
         name: str,
         delivery: Delivery,
         outcome: SendOutcome,
-        done: frozenset[str],
-        tally: _Pass,
+        delivered_to: frozenset[str],
+        counts: _Pass,
     ) -> bool:
         """Ack one send, count it and track the channel's health; True when it was sent."""
         at = self._clock()
-        stats = self.stats.setdefault(name, ChannelStats())
         if outcome.ok:
             self._store.record_attempt(
                 Attempt(
@@ -296,12 +274,11 @@ class Deliverer:
                     at=at,
                     ok=True,
                     reason=None,
-                    done_urls=done,
+                    delivered_to=delivered_to,
                     next_attempt_at=None,
                 )
             )
-            tally.sent += 1
-            stats.sent += 1
+            self._count(name, "sent", counts)
             since = self._failing_since.pop(name, None)
             if since is not None:
                 failed_for = round((at - since).total_seconds(), 3)
@@ -311,17 +288,14 @@ class Deliverer:
         attempt = plan_after_failure(
             delivery,
             at,
-            outcome,
-            initial=self._initial,
-            cap=self._cap,
-            horizon=self._horizon,
+            outcome.reason,
+            policy=self.policy,
             rng=self._rng,
-            done_urls=done,
+            delivered_to=delivered_to,
         )
         self._store.record_attempt(attempt)
+        self._count(name, "dead" if attempt.dead else "failed", counts)
         if attempt.dead:
-            tally.dead += 1
-            stats.dead += 1
             self._log.warning(
                 "delivery_dead",
                 channel=name,
@@ -329,9 +303,6 @@ class Deliverer:
                 attempts=delivery.attempts + 1,
                 reason=outcome.reason,
             )
-        else:
-            tally.failed += 1
-            stats.failed += 1
         event = dict(
             channel=name,
             reason=outcome.reason,
@@ -349,14 +320,12 @@ class Deliverer:
         return False
 
     def _dead_letter_unconfigured(
-        self, name: str, deliveries: list[Delivery], now: datetime, tally: _Pass
+        self, name: str, deliveries: list[Delivery], now: datetime, counts: _Pass
     ) -> None:
         reason = f"channel '{name}' is no longer configured"
-        stats = self.stats.setdefault(name, ChannelStats())
         for delivery in deliveries:
             self._store.dead_letter(delivery.id, now, reason)
-            tally.dead += 1
-            stats.dead += 1
+            self._count(name, "dead", counts)
             self._log.warning(
                 "delivery_dead",
                 channel=name,

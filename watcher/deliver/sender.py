@@ -56,15 +56,14 @@ _SOCKET_REASONS = (
 class SendOutcome:
     """What one send of one message to one channel achieved.
 
-    `done_urls` holds the indexes of the channel's URLs that have the message (the ones
-    skipped plus the ones that took it now; the deliverer records them by URL key, since a
-    reload may reorder the list); `reason` is one redacted line, None when ok.
+    `accepted` holds the positions in the channel's list of the URLs that have the message
+    (the ones skipped plus the ones that took it now; the deliverer records them by URL key,
+    since a reload may reorder the list); `reason` is one redacted line, None when ok.
     """
 
     ok: bool
-    done_urls: frozenset[int]
+    accepted: frozenset[int]
     reason: str | None
-    retry_after: float | None  # apprise 2.2 never reports a Retry-After: always None for now
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +137,8 @@ class Sender:
             reason = self._redact("; ".join(parts), urls)
         return SendOutcome(
             ok=all(i in done for i in range(len(urls))),
-            done_urls=frozenset(done),
+            accepted=frozenset(done),
             reason=reason,
-            retry_after=None,
         )
 
     def close(self) -> None:

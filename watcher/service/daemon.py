@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import ConfigError, Settings, load_settings
+from watcher.deliver.policy import poll_delay
 from watcher.errors import ApiError, RateLimited, StateError, Unauthorized
 from watcher.service.health import ListenError
 from watcher.service.monitor import Monitor
@@ -31,21 +32,9 @@ from watcher.service.sdnotify import Notifier, watchdog_interval
 
 log = structlog.get_logger("watcher.service.daemon")
 
-MAX_BACKOFF = 300.0  # seconds: never wait longer than this between polls
 UNAUTHORIZED_LOG_EVERY = 300.0  # seconds between repeated 401 error lines
 STOP_GRACE = 10.0  # seconds in-flight sends get on shutdown
 _JOB = {"max_instances": 1, "coalesce": True}
-
-
-def poll_backoff(interval: float, failures: int, retry_after: float | None = None) -> float:
-    """Delay before the next poll after `failures` consecutive failed ticks."""
-    cap = max(interval, min(10 * interval, MAX_BACKOFF))
-    # Ten doublings pass any cap (it is at most ten intervals); more would overflow a float
-    # after a few days of failures.
-    delay = min(cap, interval * 2.0 ** min(max(0, failures - 1), 10))
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_BACKOFF))
-    return delay
 
 
 class Daemon:
@@ -157,7 +146,7 @@ class Daemon:
     def _schedule_poll(self) -> None:
         interval = self.settings.poll.interval
         failures = self.failures
-        delay = poll_backoff(interval, failures, self._retry_after) if failures else interval
+        delay = poll_delay(interval, failures, self._retry_after)
         self.scheduler.add_job(
             self._poll_job,
             IntervalTrigger(seconds=interval, timezone=UTC),
@@ -184,7 +173,7 @@ class Daemon:
         failures = self.failures
         if not failures or self.stopping.is_set():
             return
-        delay = poll_backoff(self.settings.poll.interval, failures, self._retry_after)
+        delay = poll_delay(self.settings.poll.interval, failures, self._retry_after)
         job = self.scheduler.get_job("poll")
         if job is not None:
             # modify() wakes the scheduler with a callback that captures the current context:

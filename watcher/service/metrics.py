@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,14 +28,6 @@ DELIVERY_OUTCOMES = ("sent", "failed", "dead")
 KNOWN_STATUSES = ("PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELED")
 # API latency: the default timeout is 10 s, and a healthy list read of 10,000 runs is ~0.5 s.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-
-class ChannelCounts(Protocol):
-    """Per-channel cumulative delivery counters (watcher.deliver.ChannelStats)."""
-
-    sent: int
-    failed: int
-    dead: int
 
 
 class Metrics:
@@ -107,7 +98,7 @@ class Metrics:
         PlatformCollector(registry=reg)
         GCCollector(registry=reg)
         self._channels: set[str] = set()
-        self._delivered: dict[tuple[str, str], int] = {}
+        self._delivery_channels: set[str] = set()
 
     def tick(self, outcome: str, failures: int) -> None:
         """Count one tick; `failures` is the streak after it."""
@@ -132,16 +123,13 @@ class Metrics:
         for status, count in by_status.items():
             self.transitions.labels(status).inc(count)
 
-    def delivered(self, stats: Mapping[str, ChannelCounts]) -> None:
-        """Bring the delivery counters up to the deliverer's cumulative per-channel stats."""
-        for channel, counts in list(stats.items()):
-            for outcome in DELIVERY_OUTCOMES:
-                total = int(getattr(counts, outcome))
-                seen = self._delivered.get((channel, outcome), 0)
-                child = self.deliveries.labels(channel, outcome)
-                if total > seen:
-                    child.inc(total - seen)
-                self._delivered[(channel, outcome)] = total
+    def delivery(self, channel: str, outcome: str) -> None:
+        """Count one delivery attempt as it is acked: sent, failed (will retry) or dead."""
+        if channel not in self._delivery_channels:
+            self._delivery_channels.add(channel)
+            for known in DELIVERY_OUTCOMES:  # every series of a channel exists from its first try
+                self.deliveries.labels(channel, known)
+        self.deliveries.labels(channel, outcome).inc()
 
     def outbox(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         """Set the outbox gauges from Store.delivery_counts() (channel -> status -> n)."""

@@ -34,6 +34,7 @@ class Monitor:
         self.metrics = Metrics(
             poll_age=self.vitals.poll_age, last_ok_wall=lambda: self.vitals.last_ok_wall
         )
+        rt.deliverer.observe = self.metrics.delivery
         self.health: HealthServer | None = None
         self.last_tick: TickSummary | None = None
         self._outbox: dict[str, dict[str, int]] = {}
@@ -105,7 +106,6 @@ class Monitor:
 
     def drained(self, *, changed: bool, error: StateError | None = None) -> None:
         """After a delivery pass: count deliveries; refresh the outbox if it changed."""
-        self.metrics.delivered(self.rt.deliverer.stats)
         if error is not None:
             self.vitals.state_error = redact_text(str(error), SCRUBBER.secrets)
         if changed:

@@ -14,7 +14,7 @@ import structlog
 from watcher.config import Settings, secrets_of
 from watcher.errors import StateError
 from watcher.logs import SCRUBBER, configure
-from watcher.service.runtime import Runtime
+from watcher.service.runtime import Runtime, retry_policy
 
 log = structlog.get_logger("watcher.service.reload")
 
@@ -74,11 +74,7 @@ def apply_reload(rt: Runtime, new: Settings) -> ReloadResult:
     rt.settings = settings
     rt.pipeline.settings = settings  # routes, track.all, grouping: read afresh each tick
     rt.deliverer.update_channels(settings.channels)
-    rt.deliverer.update_policy(
-        retry_initial=settings.delivery.retry_initial,
-        retry_max=settings.delivery.retry_max,
-        horizon=settings.delivery.horizon,
-    )
+    rt.deliverer.policy = retry_policy(settings)
     if (old.log.level, old.log.format) != (settings.log.level, settings.log.format):
         configure(level=settings.log.level, fmt=settings.log.format)
     # Only runs new to the config: one untracked by hand stays untracked. Runs dropped from

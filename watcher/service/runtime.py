@@ -14,15 +14,22 @@ from typing import Self
 
 import structlog
 
+from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
-from watcher.deliver import Deliverer, DrainSummary
+from watcher.deliver import Deliverer, RetryPolicy, Tally
 from watcher.deliver.sender import Sender
-from watcher.fetch import DataframerClient, utcnow
+from watcher.fetch import DataframerClient
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickSummary
 from watcher.state import Store
 
 log = structlog.get_logger("watcher.service.runtime")
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The delivery retry policy the settings describe."""
+    delivery = settings.delivery
+    return RetryPolicy(delivery.retry_initial, delivery.retry_max, delivery.horizon)
 
 
 @dataclass
@@ -74,9 +81,7 @@ class Runtime:
             store,
             sender,
             settings.channels,
-            retry_initial=settings.delivery.retry_initial,
-            retry_max=settings.delivery.retry_max,
-            horizon=settings.delivery.horizon,
+            policy=retry_policy(settings),
             clock=clock,
             rng=random.Random(),
         )
@@ -102,37 +107,9 @@ class Runtime:
             self.sender.close()
             self.store.close()
 
-    async def drain_all(
-        self, *, channels: Collection[str] | None = None, max_rounds: int = 50
-    ) -> DrainSummary:
-        """Deliver everything due now (of `channels` only, if given); each delivery is tried
-        at most once per call.
-
-        Each round takes a batch of every channel, so all channels progress together; every
-        round selects what was due when the call began, so a delivery that failed in one
-        round (due again only after its backoff) is not retried in the next. The daemon calls
-        this for one channel at a time, each in its own task.
-
-        When something is due, the state file must first take a write: read-only or full,
-        it raises StateError before any send, since a message sent but not acked would go
-        out again on every pass until the file took writes again.
-        """
-        total = DrainSummary(sent=0, failed=0, dead=0, skipped=0)
-        now = self.clock()
-        if not self.store.due_deliveries(now, limit=1, channels=channels):
-            return total
-        self.store.set_meta("last_delivery_pass", now.isoformat())
-        for _ in range(max_rounds):
-            summary = await self.deliverer.drain(channels=channels, due_by=now)
-            total = DrainSummary(
-                sent=total.sent + summary.sent,
-                failed=total.failed + summary.failed,
-                dead=total.dead + summary.dead,
-                skipped=total.skipped + summary.skipped,
-            )
-            if summary.sent + summary.failed + summary.dead == 0:
-                break
-        return total
+    async def drain_all(self, *, channels: Collection[str] | None = None) -> Tally:
+        """Deliver everything due now (of `channels` only, if given); see `Deliverer.drain_due`."""
+        return await self.deliverer.drain_due(channels=channels)
 
     async def check_key_if_unused(self) -> None:
         """At start, prove the API key even when the first tick needed no request.
@@ -143,7 +120,7 @@ class Runtime:
         if self.client.requests == 0:
             await self.client.check_key()
 
-    async def cycle(self) -> tuple[TickSummary, DrainSummary]:
+    async def cycle(self) -> tuple[TickSummary, Tally]:
         """One full cycle for `once`: tick, then deliver what is due."""
         tick = await self.pipeline.tick()
         await self.check_key_if_unused()

@@ -20,7 +20,6 @@ from watcher.state.timestamps import dt, dt_or_none, ts
 __all__ = [
     "dead_letter",
     "due_deliveries",
-    "pending_count",
     "record_attempt",
     "redeliver",
     "run_ids_of",
@@ -63,14 +62,14 @@ def due_deliveries(
             created_at=dt(row["created_at"]),
             attempts=row["attempts"],
             first_attempt_at=dt_or_none(row["first_attempt_at"]),
-            done_urls=_done_keys(row["done_urls"]),
+            delivered_to=_delivered_to(row["done_urls"]),
             run_ids=run_ids.get(row["id"], ()),
         )
         for row in rows
     ]
 
 
-def _done_keys(text: str) -> frozenset[str]:
+def _delivered_to(text: str) -> frozenset[str]:
     """The keys of the URLs that took a delivery, from its done_urls column (a JSON list).
 
     Earlier builds stored URL positions (integers) there, which a reload could make point at
@@ -104,7 +103,7 @@ def record_attempt(conn: sqlite3.Connection, attempt: Attempt, *, path: Path) ->
             at,
             at,
             None if next_at else at,
-            json.dumps(sorted(attempt.done_urls)),
+            json.dumps(sorted(attempt.delivered_to)),
             None if attempt.ok else attempt.reason,
             attempt.delivery_id,
             attempt.ok,
@@ -138,14 +137,6 @@ def redeliver(conn: sqlite3.Connection, now: datetime, *, channel: str | None = 
         (ts(now), channel, channel),
     )
     return cur.rowcount
-
-
-def pending_count(conn: sqlite3.Connection) -> int:
-    """Deliveries not yet sent nor dead."""
-    row = conn.execute(
-        "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying')"
-    ).fetchone()
-    return int(row[0])
 
 
 def run_ids_of(conn: sqlite3.Connection, delivery_ids: list[int]) -> dict[int, tuple[str, ...]]:

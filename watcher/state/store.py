@@ -27,9 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from watcher.state import outbox as state_outbox
-from watcher.state import queries as state_views
-from watcher.state import record as state_record
+import watcher.state.outbox as state_outbox
+import watcher.state.queries as state_views
+import watcher.state.record as state_record
 from watcher.errors import StateError, StateLocked
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.state.schema import open_connection, reason
@@ -263,10 +263,16 @@ class Store:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def set_meta(self, key: str, value: str) -> None:
-        """Store a value in the meta table."""
+    def check_writable(self) -> None:
+        """Raise StateError unless the file takes a write now (read-only, full, deleted...).
+
+        A counter is bumped: a transaction that changed nothing would never touch the file.
+        """
         with self._writing() as conn:
-            state_record.set_meta(conn, key, value)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('write_checks', '1') ON CONFLICT (key)"
+                " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+            )
 
     @property
     def baseline_done(self) -> bool:
@@ -328,11 +334,6 @@ class Store:
         """Queue dead deliveries again, with a fresh retry horizon; returns how many."""
         with self._writing() as conn:
             return state_outbox.redeliver(conn, now, channel=channel)
-
-    def pending_count(self) -> int:
-        """Deliveries not yet sent nor dead."""
-        with self._reading() as conn:
-            return state_outbox.pending_count(conn)
 
     def prune(self, now: datetime, retention_seconds: float) -> int:
         """Forget finished runs older than the retention; returns how many runs were pruned.
