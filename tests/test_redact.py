@@ -163,20 +163,31 @@ def test_generic_masking_of_urls_apprise_cannot_read(
             assert secret in url_secrets(url) or any(secret in s for s in url_secrets(url))
 
 
-def test_apprise_is_quiet_while_we_parse(caplog: pytest.LogCaptureFixture) -> None:
-    """apprise logs rejected URLs (with pieces of them); validation must not print that."""
-    with caplog.at_level(logging.DEBUG, logger="apprise"):
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_apprise_never_logs_into_our_handlers() -> None:
+    """apprise logs rejected URLs (with pieces of them) and, when sending, tokens: once the
+    watcher has touched apprise, none of its lines reaches the root logger's handlers."""
+    root = logging.getLogger()
+    handler, level = _Records(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
         assert apprise_plugin("foo://user:hunter22@host/secretpath") is None
         redact_url("slack://onlyonetoken")
-    assert caplog.records == []
-
-
-def test_apprise_still_logs_outside_our_calls(caplog: pytest.LogCaptureFixture) -> None:
-    """The quiet filter is scoped: apprise's own logging works as before elsewhere."""
-    apprise_plugin("json://localhost")  # installs the filter
-    with caplog.at_level(logging.INFO, logger="apprise"):
-        logging.getLogger("apprise").info("visible")
-    assert [r.getMessage() for r in caplog.records] == ["visible"]
+        logging.getLogger("apprise").warning("a line that would carry hunter22")
+        logging.getLogger("urllib3").warning("GET /hook?token=hunter22")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert [r for r in handler.records if r.name.startswith(("apprise", "urllib3"))] == []
 
 
 @PROPERTIES

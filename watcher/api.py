@@ -31,6 +31,7 @@ from watcher.errors import (
     RateLimited,
     TransientApiError,
     Unauthorized,
+    socket_phrase,
 )
 from watcher.models import RUN, RUN_LIST, Run
 
@@ -233,18 +234,6 @@ _ERRNO_REASONS = {
     errno.EHOSTUNREACH: "host unreachable",
     errno.EADDRNOTAVAIL: "address not available",
 }
-# What the innermost text says, when no errno did (most specific first).
-_TEXT_REASONS = (
-    ("connection refused", "connection refused"),
-    ("connect call failed", "connection refused"),
-    ("name or service not known", "name or service not known"),
-    ("temporary failure in name resolution", "temporary failure in name resolution"),
-    ("nodename nor servname", "name or service not known"),
-    ("certificate verify failed", "TLS certificate verification failed"),
-    ("connection reset", "connection reset"),
-    ("server disconnected", "server closed the connection without answering"),
-    ("timed out", "timed out"),
-)
 _FALLBACKS: tuple[tuple[type[httpx.HTTPError], str], ...] = (
     (httpx.ConnectError, "cannot connect"),
     (httpx.ReadError, "connection broken while reading the answer"),
@@ -275,10 +264,9 @@ def transport_reason(exc: httpx.HTTPError) -> str:
             return _ERRNO_REASONS[cause.errno]
     texts = [str(cause).strip() for cause in chain if str(cause).strip()]
     for text in reversed(texts):  # the innermost first: it is the most specific
-        lowered = text.lower()
-        for needle, reason in _TEXT_REASONS:
-            if needle in lowered:
-                return reason
+        reason = socket_phrase(text)
+        if reason is not None:
+            return reason
     fallback = next((words for kind, words in _FALLBACKS if isinstance(exc, kind)), None)
     detail = texts[-1] if texts else ""
     if len(detail) > _MAX_DETAIL:

@@ -65,3 +65,28 @@ class BadResponse(ApiError):
 
 class UsageError(WatcherError):
     """The command line asked for something that cannot be (exit 2)."""
+
+
+# What a socket error's text says, in a few words a person reads; most specific first. One
+# table for the API client and the sender, so both name a failure the same way.
+_SOCKET_PHRASES = (
+    ("connection refused", "connection refused"),
+    ("connect call failed", "connection refused"),
+    ("name or service not known", "name or service not known"),
+    ("nodename nor servname", "name or service not known"),
+    ("failed to resolve", "name or service not known"),
+    ("temporary failure in name resolution", "temporary failure in name resolution"),
+    ("certificate_verify_failed", "TLS certificate verification failed"),
+    ("certificate verify failed", "TLS certificate verification failed"),
+    ("connection reset", "connection reset"),
+    ("connection unexpectedly closed", "connection closed by server"),
+    ("server disconnected", "server closed the connection without answering"),
+    ("timed out", "timed out"),
+    ("sslerror", "TLS error"),
+)
+
+
+def socket_phrase(text: str) -> str | None:
+    """The few words for a socket error's text ("connection refused"), or None if unknown."""
+    lowered = text.lower()
+    return next((phrase for needle, phrase in _SOCKET_PHRASES if needle in lowered), None)

@@ -12,7 +12,6 @@ Nothing here raises on bad input: a redactor that fails would leak the text it w
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import logging
 import re
@@ -27,9 +26,8 @@ __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
     "apprise_plugin",
-    "load_apprise_plugins",
+    "load_apprise",
     "mask",
-    "quiet_apprise",
     "redact_text",
     "redact_url",
     "url_secrets",
@@ -60,60 +58,43 @@ def mask(value: str) -> str:
 
 # --- apprise, quietly --------------------------------------------------------------------------
 
-_quiet = contextvars.ContextVar("watcher_redact_quiet", default=False)
-_filter_installed = False
+_apprise_ready = False
 
 
-def _not_quiet(record: logging.LogRecord) -> bool:
-    return not _quiet.get()
+def load_apprise() -> None:
+    """Ready apprise for use, once: its log lines kept out of ours, its plugins imported.
 
-
-@contextlib.contextmanager
-def quiet_apprise() -> Iterator[None]:
-    """Silence apprise's logger in this context while we parse URLs (it logs them on failure).
-
-    A filter on the "apprise" logger, installed on first use, drops records only while a
-    caller in the same thread or task is inside this block.
+    apprise must log at DEBUG for a send's result to hold the socket error ("connection
+    refused", the SMTP reply), and its lines can carry tokens (Slack logs its webhook URL, a
+    URL that fails to parse is logged whole): they stay inside each result, never in our
+    handlers. urllib3, under apprise's requests, logs each request's path and query (tokens
+    again). apprise loads every plugin module on first use; on Python 3.11 one of them
+    imports the deprecated ``imghdr``, whose DeprecationWarning is an exception under
+    ``-W error`` (pytest's ``filterwarnings = error``) and would leave apprise half loaded.
     """
-    global _filter_installed
-    if not _filter_installed:
-        logging.getLogger("apprise").addFilter(_not_quiet)
-        _filter_installed = True
-    token = _quiet.set(True)
-    try:
-        yield
-    finally:
-        _quiet.reset(token)
-
-
-_plugins_loaded = False
-
-
-def load_apprise_plugins() -> None:
-    """Make apprise import its plugins now, tolerating the one warning that import raises.
-
-    apprise loads every plugin module on first use; on Python 3.11 one of them imports the
-    deprecated ``imghdr`` module, whose DeprecationWarning is an exception under
-    ``-W error`` (pytest's ``filterwarnings = error``) and leaves apprise half loaded.
-    """
-    global _plugins_loaded
-    if _plugins_loaded:
+    global _apprise_ready
+    if _apprise_ready:
         return
+    for name, level in (("apprise", logging.DEBUG), ("urllib3", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            # Without a handler, logging's last-resort handler would print warnings to stderr.
+            logger.addHandler(logging.NullHandler())
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"'imghdr' is deprecated", DeprecationWarning)
-        with quiet_apprise():
-            apprise.Apprise.instantiate("json://localhost")
-    _plugins_loaded = True
+        apprise.Apprise.instantiate("json://localhost")  # the first parse loads every plugin
+    _apprise_ready = True
 
 
 def apprise_plugin(url: str) -> Any | None:
     """The apprise plugin instance for ``url``, or None when apprise cannot use it. Never raises."""
-    with quiet_apprise():
-        try:
-            load_apprise_plugins()
-            return apprise.Apprise.instantiate(url)
-        except Exception:  # a plugin bug must not turn into a leak or a crash
-            return None
+    try:
+        load_apprise()
+        return apprise.Apprise.instantiate(url)
+    except Exception:  # a plugin bug must not turn into a leak or a crash
+        return None
 
 
 # --- redact_url --------------------------------------------------------------------------------
@@ -303,9 +284,9 @@ def url_secrets(url: str) -> list[str]:
 def _apprise_private_values(url: str) -> Iterator[str]:
     from apprise.plugins import url_to_dict  # not re-exported at apprise's top level
 
-    with quiet_apprise():
-        results = url_to_dict(url)  # type: ignore[no-untyped-call]
-        plugin = apprise_plugin(url)
+    load_apprise()
+    results = url_to_dict(url)  # type: ignore[no-untyped-call]
+    plugin = apprise_plugin(url)
     if not results:
         return
     yield from _strings(results.get("password"))

@@ -17,7 +17,6 @@ import logging
 import queue
 import re
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from typing import Any
 
 import apprise
 
-from watcher.redact import redact_text, redact_url, url_secrets
+from watcher.errors import socket_phrase
+from watcher.redact import load_apprise, redact_text, redact_url, url_secrets
 
-__all__ = ["SendOutcome", "Sender", "isolate_apprise_logging"]
+__all__ = ["SendOutcome", "Sender"]
 
 _MAX_REASON = 300
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
@@ -37,19 +37,6 @@ _RESPONSE_BODY = re.compile(r"Response Details:\s*b?['\"](.*)['\"]\s*$", re.DOTA
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{1,40}")
 _JSON_ERROR = re.compile(r'"error"\s*:\s*"([a-z][a-z0-9_]{1,40})"')
 _ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
-# Socket-level failures, most specific first: (substring, what we say).
-_SOCKET_REASONS = (
-    ("Connection refused", "connection refused"),
-    ("Name or service not known", "cannot resolve host"),
-    ("Temporary failure in name resolution", "cannot resolve host"),
-    ("nodename nor servname", "cannot resolve host"),
-    ("Failed to resolve", "cannot resolve host"),
-    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate verification failed"),
-    ("Connection reset", "connection reset"),
-    ("Connection unexpectedly closed", "connection closed by server"),
-    ("timed out", "timed out"),
-    ("SSLError", "TLS error"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,35 +59,6 @@ class _UrlResult:
     reason: str | None = None  # not yet redacted
 
 
-def isolate_apprise_logging() -> None:
-    """Keep apprise's log lines inside each send's result, out of our handlers.
-
-    apprise must log at DEBUG for the result to hold the socket error ("connection refused",
-    the SMTP reply), and those lines can carry tokens (Slack logs its webhook URL) and repeat
-    on every retry; the deliverer logs one redacted reason per channel state change instead.
-    urllib3, under apprise's requests, logs each request's path and query (tokens again).
-    """
-    for name, level in (("apprise", logging.DEBUG), ("urllib3", logging.WARNING)):
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        logger.propagate = False
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            # Without a handler, logging's last-resort handler would print warnings to stderr.
-            logger.addHandler(logging.NullHandler())
-
-
-def _load_apprise_plugins() -> None:
-    """Import apprise's plugins now rather than in the first send, hiding one known warning.
-
-    Through PGPy they import the deprecated `imghdr`; under `-W error` (our tests) that
-    DeprecationWarning would turn the first send into a failure.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        # The first URL apprise parses loads its whole plugin registry.
-        apprise.Apprise.instantiate("json://localhost")
-
-
 class Sender:
     """Sends messages through apprise in a bounded thread pool, each send under a timeout."""
 
@@ -115,8 +73,7 @@ class Sender:
         self._executor = _DaemonThreads(concurrency, name="watcher-send")
         # url -> a send that outlived its timeout and still holds a thread (event loop only).
         self._hung: dict[str, Future[_UrlResult]] = {}
-        isolate_apprise_logging()
-        _load_apprise_plugins()
+        load_apprise()
 
     async def send(
         self,
@@ -337,7 +294,4 @@ def _socket_reason(text: str) -> str:
     reply = _SMTP_REPLY.search(text)
     if reply:
         return f"SMTP {reply.group(1)} {reply.group(2)}".strip()
-    for needle, reason in _SOCKET_REASONS:
-        if needle in text:
-            return reason
-    return text
+    return socket_phrase(text) or text
