@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -245,6 +246,29 @@ def test_drop_raises_and_latency_sleeps_in_the_mock_transport(client: httpx.Clie
         client.get(RUNS)
     assert client.get(RUNS).status_code == 200
     assert client.get("/_sim/stats").json()["statuses"] == {"dropped": 1, "200": 1}
+
+
+async def test_latency_in_the_async_transport_never_blocks_the_loop(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An async client waits out a latency fault with asyncio.sleep: time.sleep (which would
+    stall every other task of the loop) is never called, and another task runs meanwhile."""
+
+    def blocking(seconds: float) -> None:
+        raise AssertionError(f"time.sleep({seconds}) on the event loop")
+
+    monkeypatch.setattr("watcher.simulator.app.time.sleep", blocking)
+    sim.faults.add([{"kind": "latency", "seconds": 0.2}])
+    async with httpx.AsyncClient(
+        transport=mock_transport(sim), base_url="http://sim.test", headers=AUTH
+    ) as client:
+        request = asyncio.ensure_future(client.get(RUNS))
+        turns = 0
+        while not request.done():
+            turns += 1
+            await asyncio.sleep(0)
+        assert (await request).status_code == 200
+    assert turns > 1
 
 
 def test_malformed_wrong_types_on_the_first_item_only(sim: Simulator, client: httpx.Client) -> None:

@@ -8,6 +8,7 @@ method (405), and the endpoint itself.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -192,24 +193,50 @@ def _validate_create(body: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-def mock_transport(sim: Simulator) -> httpx.MockTransport:
-    """An httpx transport answering from ``sim`` in-process (latency sleeps, drop raises)."""
+class SimTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """An httpx transport answering from a `Simulator` in-process, for sync and async clients.
 
-    def respond(request: httpx.Request) -> httpx.Response:
-        sim_request = SimRequest(
-            method=request.method,
-            path=request.url.path,
-            headers=dict(request.headers),
-            body=request.read(),
-            query=dict(request.url.params),
+    Latency faults wait with `time.sleep` for a sync client and `asyncio.sleep` for an async
+    one, so an event loop using it is never blocked; a drop raises RemoteProtocolError.
+    httpx.MockTransport cannot do both: its handler is either a function or a coroutine.
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    def _answer(self, request: httpx.Request, body: bytes) -> SimResponse:
+        return handle(
+            self._sim,
+            SimRequest(
+                method=request.method,
+                path=request.url.path,
+                headers=dict(request.headers),
+                body=body,
+                query=dict(request.url.params),
+            ),
         )
-        response = handle(sim, sim_request)
-        if response.delay > 0:
-            time.sleep(response.delay)
-        if response.drop:
+
+    @staticmethod
+    def _response(request: httpx.Request, answer: SimResponse) -> httpx.Response:
+        if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
-        return httpx.Response(response.status, headers=response.headers, content=response.body)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
 
-    return httpx.MockTransport(respond)
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self._answer(request, request.read())
+        if answer.delay > 0:
+            time.sleep(answer.delay)
+        return self._response(request, answer)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self._answer(request, await request.aread())
+        if answer.delay > 0:
+            await asyncio.sleep(answer.delay)
+        return self._response(request, answer)
+
+
+def mock_transport(sim: Simulator) -> SimTransport:
+    """An httpx transport (sync or async) answering from ``sim`` in-process."""
+    return SimTransport(sim)
