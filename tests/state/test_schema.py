@@ -13,12 +13,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.support import pending_deliveries
+from tests.support import can_make_immutable, immutable, pending_deliveries
 from watcher.errors import StateError, StateLocked
 from watcher.events import Attempt, Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.models import Run
@@ -452,3 +453,38 @@ def test_v3_folds_channel_names_of_queued_deliveries(tmp_path: Path) -> None:
     with Store.open(path) as store:
         channels = {row[0] for row in store._db.execute("SELECT channel FROM deliveries")}
     assert channels == {"team"}
+
+
+@contextmanager
+def _refusing_writes(path: Path) -> Iterator[None]:
+    """`path` refuses writes for the block: chmod for a user, chattr +i for root (whom
+    permissions do not stop)."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+    else:
+        with immutable(path):
+            yield
+
+
+def test_a_read_only_state_directory_names_the_lock_file_and_the_directory(
+    tmp_path: Path,
+) -> None:
+    """The daemon cannot create its lock file beside the state file: the error names the lock
+    file and the directory that refused it, not only the state file."""
+    if os.geteuid() == 0 and not can_make_immutable(tmp_path):
+        pytest.skip("as root, needs chattr +i to make a directory refuse writes")
+    directory = tmp_path / "state"
+    path = directory / "w.db"
+    Store.open(path).close()
+    with _refusing_writes(directory), Store.open(path) as store:
+        with pytest.raises(StateError) as caught:
+            store.acquire_daemon_lock()
+    message = str(caught.value)
+    assert f"{path}.lock" in message
+    assert f"the directory {directory} refused it" in message
+    assert "\n" not in message

@@ -100,7 +100,7 @@ class Store:
             try:
                 fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise StateError(f"cannot lock state file {self.path}: {exc.strerror}") from exc
+                raise StateError(_lock_refused(lock_path, exc)) from exc
             try:
                 # flock, not fcntl locks: it belongs to this open file, so the kernel drops it
                 # when the process dies however it dies, and a later close() of an unrelated
@@ -369,3 +369,14 @@ class Store:
         """Transitions and deliveries, newest first; with run_id, only those about that run."""
         with self._reading() as conn:
             return state_views.history(conn, run_id, limit=limit)
+
+
+def _lock_refused(lock_path: Path, exc: OSError) -> str:
+    """Why the daemon lock could not be taken, naming the lock file and who refused it."""
+    why = exc.strerror or type(exc).__name__
+    if lock_path.exists():
+        return f"cannot open the daemon lock file {lock_path}: {why}"
+    return (
+        f"cannot create the daemon lock file {lock_path}: the directory {lock_path.parent}"
+        f" refused it ({why}); the daemon needs write access to the state file's directory"
+    )
