@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import API_KEY, WebhookReceiver, cli, free_port, write
+from tests.support import API_KEY, ROOT, WebhookReceiver, cli, free_port, write
 from watcher.simulator import SimulatorServer
 
 SECRET_KEY = "sk-live-0123456789abcdef"
@@ -242,6 +242,13 @@ def test_track_once_status_history(
     assert f"{running.id}: untracked" in untracked.stdout
     after = json.loads(cli("--config", str(config), "status", "--json", cwd=tmp_path).stdout)
     assert running.id not in {run["run_id"] for run in after["runs"]}
+    # In words the README and --help use: not "unmuted" or "re-armed".
+    back = cli("--config", str(config), "track", running.id, cwd=tmp_path)
+    assert back.stdout.strip() == f"{running.id}: tracked again"
+    help_text = cli("track", "--help", cwd=tmp_path).stdout
+    readme = (ROOT / "README.md").read_text()
+    assert "tracked again" in " ".join(help_text.split())
+    assert "tracked again" in readme
 
 
 def test_status_without_state_file_is_empty(tmp_path: Path) -> None:

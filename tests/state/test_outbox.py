@@ -15,7 +15,7 @@ from tests.support import pending_deliveries
 from watcher.errors import StateError
 from watcher.events import Attempt, Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.models import Run
-from watcher.state import AttemptEntry, Store
+from watcher.state import AttemptEntry, Store, TrackResult
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 DAY = 86_400.0
@@ -203,7 +203,8 @@ def test_prune_forgets_old_finished_runs_but_never_pending_work(store: Store) ->
     assert store.delivery_counts() == {"team": {"pending": 2, "retrying": 0, "sent": 0, "dead": 0}}
     assert {r.run_id for r in store.status_rows()} == {"old-pending", "recent", "old-active"}
     assert store.track(["old-sent"], NOW) == {"old-sent": "already tracked"}  # alerted before
-    assert store.track(["old-baseline"], NOW) == {"old-baseline": "re-armed"}  # never alerted
+    # Never alerted: announced once.
+    assert store.track(["old-baseline"], NOW) == {"old-baseline": TrackResult.TO_ANNOUNCE}
 
 
 def test_prune_keeps_a_shared_message_for_the_run_still_kept(store: Store) -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from watcher.errors import StateError
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.models import Run
-from watcher.state import Store
+from watcher.state import Store, TrackResult
 from watcher.state.timestamps import ts as _ts
 
 
@@ -353,7 +353,8 @@ def _seed(store: Store) -> None:
 
 
 def test_track_reports_every_case(store: Store) -> None:
-    """added / already tracked / re-armed / unmuted, and what each does to the row."""
+    """Each TrackResult (added, already tracked, tracked again, to be announced), and what
+    each does to the row."""
     _seed(store)
     result = store.track(
         [
@@ -375,11 +376,11 @@ def test_track_reports_every_case(store: Store) -> None:
         "expl-active": "already tracked",
         "disc-active": "already tracked",
         "disc-alerted": "already tracked",
-        "baseline-done": "re-armed",  # finished during the silent baseline: announce once
-        "muted-active": "unmuted",
-        "muted-done": "re-armed",  # finished while muted, never told: announce once
-        "muted-alerted": "unmuted",  # already told: do not repeat
-        "gone-muted": "unmuted",
+        "baseline-done": TrackResult.TO_ANNOUNCE,  # finished during the silent baseline: announce once
+        "muted-active": TrackResult.AGAIN,
+        "muted-done": TrackResult.TO_ANNOUNCE,  # finished while muted, never told: announce once
+        "muted-alerted": TrackResult.AGAIN,  # already told: do not repeat
+        "gone-muted": TrackResult.AGAIN,
     }
     snaps = store.snapshots()
     assert snaps["new"] == Snapshot("new", Source.EXPLICIT, None)
@@ -464,7 +465,7 @@ def test_a_track_on_the_daemons_own_store_during_a_tick_is_kept(store: Store) ->
     """A config reload re-arms a run while a tick is in flight: the tick does not undo it."""
     store.record(tick(snap("run-1", "SUCCEEDED"), snap("run-2", "PENDING")))  # a silent baseline
     before = store.snapshots()
-    assert store.track(["run-1"], at(1)) == {"run-1": "re-armed"}  # SIGHUP, mid-tick
+    assert store.track(["run-1"], at(1)) == {"run-1": TrackResult.TO_ANNOUNCE}  # SIGHUP, mid-tick
     store.record(tick(*before.values(), when=at(2)))
     assert unseen(store.snapshots()["run-1"])
 

@@ -151,7 +151,12 @@ def health(state: CliState, live: bool, timeout: float) -> None:
 @click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...", callback=run_ids_callback)
 @click.pass_obj
 def track(state: CliState, run_ids: tuple[str, ...]) -> None:
-    """Watch these runs (works while `run` is running)."""
+    """Watch these runs (works while `run` is running).
+
+    Prints per id: "added"; "already tracked"; "tracked again" (it had been untracked); or,
+    for a run that finished without an alert (while untracked, or before discovery's silent
+    first pass), that it will be announced once.
+    """
     from watcher.cli.tracking import track_runs
 
     with expected_errors():

@@ -24,6 +24,7 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
@@ -37,9 +38,18 @@ from watcher.models import TERMINAL_STATUSES, is_terminal
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
 from watcher.state.timestamps import ts
 
-__all__ = ["AttemptEntry", "HistoryEntry", "StatusRow", "Store"]
+__all__ = ["AttemptEntry", "HistoryEntry", "StatusRow", "Store", "TrackResult"]
 
 _STALE = -1  # a data_version SQLite never reports
+
+
+class TrackResult(StrEnum):
+    """What `track` did to one run id, in the words the command prints (README: Commands)."""
+
+    ADDED = "added"
+    ALREADY = "already tracked"
+    AGAIN = "tracked again"  # it had been untracked
+    TO_ANNOUNCE = "tracked again; it finished without an alert and will be announced once"
 
 
 class Store:
@@ -176,11 +186,12 @@ class Store:
     # -- tracking -----------------------------------------------------------------------------
 
     def track(self, run_ids: Iterable[str], now: datetime) -> dict[str, str]:
-        """Watch runs by id; per id "added", "already tracked", "re-armed" or "unmuted".
+        """Watch runs by id; per id one of the `TrackResult` words.
 
-        A run is re-armed (its status forgotten, so its next observation announces it once)
-        when it is muted or discovered, finished, and was never alerted; a muted run that
-        was alerted or is still active is just unmuted. Either way it becomes explicit.
+        A run that finished without an alert (while untracked, or during the silent discovery
+        baseline) has its status forgotten, so its next observation announces it once; an
+        untracked run that was alerted or is still active is just tracked again. Either way
+        it becomes explicit.
         """
         at = ts(now)
         results: dict[str, str] = {}
@@ -196,18 +207,18 @@ class Store:
                         " VALUES (?, 'explicit', 1, ?)",
                         (run_id, at),
                     )
-                    results[run_id] = "added"
+                    results[run_id] = TrackResult.ADDED
                     continue
                 source, status, gone, muted, alerted_at = row
                 if muted:
-                    results[run_id] = "unmuted"
+                    results[run_id] = TrackResult.AGAIN
                 elif source == Source.EXPLICIT:
-                    results[run_id] = "already tracked"
+                    results[run_id] = TrackResult.ALREADY
                     continue
                 else:
-                    results[run_id] = "already tracked"  # discovered: now explicit too
+                    results[run_id] = TrackResult.ALREADY  # discovered: now explicit too
                 if status in TERMINAL_STATUSES and alerted_at is None and not gone:
-                    results[run_id] = "re-armed"
+                    results[run_id] = TrackResult.TO_ANNOUNCE
                     conn.execute(
                         "UPDATE runs SET status = NULL, status_since = NULL, pruned_at = NULL"
                         " WHERE run_id = ?",
