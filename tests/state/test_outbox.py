@@ -231,6 +231,31 @@ def test_prune_keeps_a_shared_message_for_the_run_still_kept(store: Store) -> No
 # -- views ----------------------------------------------------------------------------------------
 
 
+def test_since_of_a_finished_run_is_when_it_completed(store: Store) -> None:
+    """A run first seen long after it finished: SINCE is the API's completed_at, not when the
+    watcher first saw it; an active run, or a finished one without (or with a broken)
+    completed_at, keeps the time the watcher saw its status."""
+    completed = NOW - timedelta(hours=3)
+    store.record(
+        TickRecord(
+            NOW,
+            (
+                snap("late", "SUCCEEDED", NOW, completed_at=completed.isoformat()),
+                snap("naive", "FAILED", NOW, completed_at="2026-11-30T10:00:00"),
+                snap("unknown", "CANCELED", NOW),
+                snap("active", "PROCESSING", at(1), completed_at=completed.isoformat()),
+            ),
+            (),
+            (),
+        )
+    )
+    since = {row.run_id: row.since for row in store.status_rows()}
+    assert since["late"] == completed
+    assert since["naive"] == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    assert since["unknown"] == NOW
+    assert since["active"] == at(1)
+
+
 def test_status_rows_put_active_runs_first_then_newest_change(store: Store) -> None:
     """Awaiting and running runs on top, then finished ones, each newest first; muted hidden."""
     store.record(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from watcher.events import Source
@@ -85,7 +85,8 @@ def status_rows(conn: sqlite3.Connection) -> list[StatusRow]:
         " json_extract(run_json, '$.samples_completed') AS samples_completed,"
         " json_extract(run_json, '$.samples_failed') AS samples_failed,"
         " json_extract(run_json, '$.total_cost') AS total_cost,"
-        " json_extract(run_json, '$.created_by_email') AS created_by"
+        " json_extract(run_json, '$.created_by_email') AS created_by,"
+        " json_extract(run_json, '$.completed_at') AS completed_at"
         " FROM runs WHERE muted = 0 AND pruned_at IS NULL"
         " ORDER BY (gone = 1 OR status IN (SELECT value FROM json_each(?))),"
         " status_since IS NOT NULL, status_since DESC, run_id",
@@ -97,7 +98,7 @@ def status_rows(conn: sqlite3.Connection) -> list[StatusRow]:
             run_id=row["run_id"],
             source=Source(row["source"]),
             status=row["status"],
-            since=dt_or_none(row["status_since"]),
+            since=_since(row["status"], row["status_since"], row["completed_at"]),
             last_polled=dt_or_none(row["last_polled"]),
             gone=bool(row["gone"]),
             spec_name=_str(row["spec_name"]),
@@ -189,6 +190,19 @@ def history(
     # Newest first; at the same instant a delivery sorts above the event that caused it.
     entries.sort(key=lambda e: (e.at, e.kind == "delivery", e.id), reverse=True)
     return entries[:limit]
+
+
+def _since(status: str | None, status_since: str | None, completed_at: object) -> datetime | None:
+    """Since when a run has its status: for a finished run, when the API says it completed
+    (a run tracked long after it finished did not finish when the watcher first saw it)."""
+    if status in TERMINAL_STATUSES and isinstance(completed_at, str):
+        try:
+            moment = datetime.fromisoformat(completed_at)
+        except ValueError:
+            pass  # the JSON came from the API: a bad value falls back to what we saw
+        else:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return dt_or_none(status_since)
 
 
 def _str(value: object) -> str | None:
