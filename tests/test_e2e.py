@@ -5,7 +5,15 @@ from __future__ import annotations
 import signal
 from collections import Counter
 
-from tests.support import API_KEY, SmtpSink, WebhookReceiver, statuses_in, wait_for
+from tests.support import (
+    API_KEY,
+    SmtpSink,
+    WebhookReceiver,
+    cli,
+    run_ids_in,
+    statuses_in,
+    wait_for,
+)
 from watcher.simulator import SimulatorServer
 
 ROUTES = [
@@ -161,3 +169,33 @@ def test_wrong_key_with_nothing_to_poll_still_exits_1(
     output = daemon.log_path.read_text()
     assert simulator.url in output
     assert "wrong-key-abcdef" not in output
+
+
+def test_each_alert_carries_its_notify_type_and_a_group_the_worst(
+    simulator: SimulatorServer, webhook: WebhookReceiver, write_config
+) -> None:
+    """apprise's notify type, as a webhook receives it: SUCCEEDED is success, FAILED failure,
+    CANCELED warning; one message covering several runs takes the worst type among them."""
+    sim = simulator.sim
+    runs = sim.create_runs(status=["PROCESSING"] * 5)
+    config = write_config(
+        dataframer={"base_url": simulator.url},
+        track={"all": True},
+        channels={"hook": webhook.url},
+    )
+    env = {"DATAFRAMER_API_KEY": API_KEY}
+
+    def once() -> None:
+        result = cli("--config", str(config), "once", cwd=config.parent, env=env)
+        assert result.returncode == 0, result.stderr
+
+    once()  # the silent baseline: five runs under way
+    for run, status in zip(runs[:3], ("SUCCEEDED", "CANCELED", "FAILED"), strict=True):
+        sim.force_status(run.id, status)
+        once()
+    sim.force_status(runs[3].id, "SUCCEEDED")
+    sim.force_status(runs[4].id, "CANCELED")
+    once()  # both in one poll: one message
+
+    types = [(post["type"], len(run_ids_in([post["message"]]))) for post in webhook.posts]
+    assert types == [("success", 1), ("warning", 1), ("failure", 1), ("warning", 2)]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.events import Event, EventKind, Intent, Notification
+from watcher.events import Event, EventKind, Intent, Notification, NotifyType
 from watcher.models import TERMINAL_STATUSES, Run
 from watcher.render import (
     MAX_FILES_LISTED,
@@ -17,6 +17,7 @@ from watcher.render import (
     compose_messages,
     human_duration,
     human_size,
+    notify_type_for,
     render,
     title_for,
 )
@@ -390,3 +391,32 @@ def test_a_transition_from_no_status_reads_as_a_first_sighting() -> None:
     body = body_for(event)
     assert "None" not in body
     assert "SUCCEEDED (already finished when first seen)" in body
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["SUCCEEDED"], NotifyType.SUCCESS),
+        (["FAILED"], NotifyType.FAILURE),
+        (["CANCELED"], NotifyType.WARNING),
+        (["SUCCEEDED", "CANCELED"], NotifyType.WARNING),
+        (["CANCELED", "FAILED", "SUCCEEDED"], NotifyType.FAILURE),
+    ],
+)
+def test_notify_type_per_status_and_the_worst_for_a_group(
+    statuses: list[str], expected: NotifyType
+) -> None:
+    """The brief's notify types; a message covering several runs takes the worst."""
+    events = [finished(full_run(status=s), to_status=s) for s in statuses]
+    assert notify_type_for(events) == expected
+
+
+@given(st.lists(st.sampled_from(sorted(TERMINAL_STATUSES)), min_size=1, max_size=30))
+def test_a_grouped_message_takes_the_worst_type_of_its_alerts(statuses: list[str]) -> None:
+    """Whatever the mix, the message's type is the most severe of its runs' types, and
+    compose_messages puts it on every message it makes."""
+    events = [finished(full_run(status=s), to_status=s) for s in statuses]
+    intents = [Intent(i, "team") for i in range(len(events))]
+    [message] = compose_messages(events, intents, max_runs_per_message=len(events))
+    worst = max((notify_type_for([e]) for e in events), key=lambda t: t.severity)
+    assert message.notify_type == worst

@@ -34,6 +34,28 @@ class Snapshot:
     run: Run | None = None
 
 
+class NotifyType(StrEnum):
+    """How an alert presents itself to services that colour or rank by type (apprise's types)."""
+
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+    @property
+    def severity(self) -> int:
+        """Its rank: a message covering several alerts takes the worst (highest) type."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {
+    NotifyType.INFO: 0,
+    NotifyType.SUCCESS: 1,
+    NotifyType.WARNING: 2,
+    NotifyType.FAILURE: 3,
+}
+
+
 class EventKind(StrEnum):
     """What happened to a run between two observations."""
 
@@ -94,6 +116,7 @@ class Notification:
     event_indexes: tuple[int, ...]
     title: str
     body: str
+    notify_type: NotifyType = NotifyType.INFO
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +146,7 @@ class Delivery:
     # moved them in the channel's list.
     delivered_to: frozenset[str] = field(default_factory=frozenset)
     run_ids: tuple[str, ...] = ()
+    notify_type: NotifyType = NotifyType.INFO
 
 
 @dataclass(frozen=True, slots=True)

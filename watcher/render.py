@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from watcher.events import Event, EventKind, Intent, Notification
+from watcher.events import Event, EventKind, Intent, Notification, NotifyType
 from watcher.models import Run, RunStatus
 
 MAX_FILES_LISTED = 10
@@ -60,6 +60,19 @@ def _spec(run: Run | None) -> str:
     if run is None or not run.spec_name:
         return "unknown spec"
     return f"{run.spec_name} v{run.spec_version}" if run.spec_version is not None else run.spec_name
+
+
+_NOTIFY_TYPE: dict[str, NotifyType] = {
+    RunStatus.SUCCEEDED: NotifyType.SUCCESS,
+    RunStatus.FAILED: NotifyType.FAILURE,
+    RunStatus.CANCELED: NotifyType.WARNING,
+}
+
+
+def notify_type_for(events: Sequence[Event]) -> NotifyType:
+    """SUCCEEDED is success, FAILED failure, CANCELED warning; several take the worst."""
+    types = [_NOTIFY_TYPE.get(event.to_status or "", NotifyType.INFO) for event in events]
+    return max(types, key=lambda kind: kind.severity, default=NotifyType.INFO)
 
 
 def title_for(event: Event) -> str:
@@ -143,8 +156,9 @@ def compose_messages(
     for channel, indexes in per_channel.items():
         for start in range(0, len(indexes), max_runs_per_message):
             chunk = tuple(indexes[start : start + max_runs_per_message])
-            title, body = render([events[i] for i in chunk])
-            result.append(Notification(channel, chunk, title, body))
+            covered = [events[i] for i in chunk]
+            title, body = render(covered)
+            result.append(Notification(channel, chunk, title, body, notify_type_for(covered)))
     return result
 
 

@@ -15,6 +15,7 @@ import structlog
 
 from tests.support import JsonReceiver, SmtpReceiver, free_port
 from watcher.deliver.sender import Sender
+from watcher.events import NotifyType
 
 TIMEOUT = 0.5
 
@@ -229,6 +230,27 @@ async def test_slack_webhook_payload(sender: Sender, monkeypatch: pytest.MonkeyP
         "icon_url": icon,
         "channel": "#ml-runs",
     }
+
+
+async def test_slack_shows_the_notify_type(sender: Sender, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure goes to Slack in apprise's failure colour and icon, not as information."""
+    posts: list[dict[str, Any]] = []
+
+    def fake_request(method: str, url: str, **kwargs: Any) -> _SlackAnswer:
+        posts.append(json.loads(kwargs["data"]))
+        return _SlackAnswer(200, b"ok")
+
+    monkeypatch.setattr(apprise.plugins.slack.requests, "request", fake_request)
+    for notify_type in (NotifyType.FAILURE, NotifyType.SUCCESS, NotifyType.WARNING):
+        outcome = await sender.send(
+            ["slack://TokenA/TokenB/TokenC/#ml-runs"], "t", "b", notify_type=notify_type
+        )
+        assert outcome.ok
+
+    colours = [post["attachments"][0]["color"] for post in posts]
+    icons = [post["icon_url"].rsplit("/", 1)[1] for post in posts]
+    assert colours == ["#A32037", "#3AA337", "#CACF29"]
+    assert icons == [f"apprise-{kind}-72x72.png" for kind in ("failure", "success", "warning")]
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,16 @@ import pytest
 
 from tests.support import can_make_immutable, immutable, pending_deliveries
 from watcher.errors import StateError, StateLocked
-from watcher.events import Attempt, Event, EventKind, Notification, Snapshot, Source, TickRecord
+from watcher.events import (
+    Attempt,
+    Event,
+    EventKind,
+    Notification,
+    NotifyType,
+    Snapshot,
+    Source,
+    TickRecord,
+)
 from watcher.models import Run
 from watcher.state import Store
 from watcher.state.schema import CURRENT_VERSION
@@ -232,6 +241,8 @@ def test_v1_fixture_migrates_to_current_keeping_everything(tmp_path: Path) -> No
             (3, "oncall", ("run-b",), 0),
         ]
         assert due[0].delivered_to == frozenset()
+        # Queued before notify types were kept: sent as information, as they would have been.
+        assert {d.notify_type for d in due} == {NotifyType.INFO}
         store.record_attempt(
             Attempt(
                 2, later, ok=True, reason=None, delivered_to=frozenset({"k"}), next_attempt_at=None

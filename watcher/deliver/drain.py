@@ -237,7 +237,13 @@ class Deliverer:
                 delivery_id=delivery.id, channel=name, run_ids=list(delivery.run_ids)
             ):
                 skip = frozenset(i for i, key in enumerate(keys) if key in delivery.delivered_to)
-                outcome = await self._sender.send(urls, delivery.title, delivery.body, skip=skip)
+                outcome = await self._sender.send(
+                    urls,
+                    delivery.title,
+                    delivery.body,
+                    notify_type=delivery.notify_type,
+                    skip=skip,
+                )
                 # Keys of URLs since dropped from the channel stay: a reload that brings one
                 # back must not send it the message again.
                 delivered_to = delivery.delivered_to | {keys[i] for i in outcome.accepted}

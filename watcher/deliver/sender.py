@@ -26,6 +26,7 @@ from typing import Any
 import apprise
 
 from watcher.errors import socket_phrase
+from watcher.events import NotifyType
 from watcher.redact import load_apprise, redact_text, redact_url, url_secrets
 
 __all__ = ["SendOutcome", "Sender"]
@@ -81,11 +82,14 @@ class Sender:
         title: str,
         body: str,
         *,
+        notify_type: NotifyType = NotifyType.INFO,
         skip: frozenset[int] = frozenset(),
     ) -> SendOutcome:
         """Send to every URL whose index is not in `skip`, concurrently; never raises."""
         pending = [i for i in range(len(urls)) if i not in skip]
-        results = await asyncio.gather(*(self._send_one(urls[i], title, body) for i in pending))
+        results = await asyncio.gather(
+            *(self._send_one(urls[i], title, body, notify_type) for i in pending)
+        )
         done = set(skip) | {i for i, result in zip(pending, results, strict=True) if result.ok}
         failed = [(i, r) for i, r in zip(pending, results, strict=True) if not r.ok]
         reason = None
@@ -102,7 +106,9 @@ class Sender:
         """Stop the threads: queued sends are cancelled, a running one finishes on its own."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _send_one(self, url: str, title: str, body: str) -> _UrlResult:
+    async def _send_one(
+        self, url: str, title: str, body: str, notify_type: NotifyType
+    ) -> _UrlResult:
         hung = self._hung.pop(url, None)
         if hung is not None and not hung.done():
             # A server that hangs would otherwise take one more thread per retry, until no
@@ -114,7 +120,9 @@ class Sender:
                 return _UrlResult(False, "an earlier send to it is still hanging")
         started = threading.Event()
         try:
-            job: Future[_UrlResult] = self._executor.submit(_notify, url, title, body, started)
+            job: Future[_UrlResult] = self._executor.submit(
+                _notify, url, title, body, notify_type, started
+            )
         except RuntimeError:  # the executor is shut down
             return _UrlResult(False, "sender is closed")
         try:
@@ -210,7 +218,9 @@ def _stop_worker() -> None:
     """The marker that tells a worker thread to end."""
 
 
-def _notify(url: str, title: str, body: str, started: threading.Event) -> _UrlResult:
+def _notify(
+    url: str, title: str, body: str, notify_type: NotifyType, started: threading.Event
+) -> _UrlResult:
     """One URL, one fresh apprise object, in a worker thread; every failure becomes a result."""
     started.set()
     try:
@@ -221,7 +231,11 @@ def _notify(url: str, title: str, body: str, started: threading.Event) -> _UrlRe
             return _UrlResult(False, "not a URL apprise can use")
         # Our text is plain text: say so, or HTML targets (email) collapse its lines.
         with client.notify(
-            body=body, title=title, body_format=apprise.NotifyFormat.TEXT, log_level=logging.DEBUG
+            body=body,
+            title=title,
+            notify_type=apprise.NotifyType(str(notify_type)),
+            body_format=apprise.NotifyFormat.TEXT,
+            log_level=logging.DEBUG,
         ) as result:
             return _judge(result)
     except Exception as exc:  # a plugin bug is one failed URL, not a crashed drain

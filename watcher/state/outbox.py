@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from watcher.errors import StateError
-from watcher.events import Attempt, Delivery
+from watcher.events import Attempt, Delivery, NotifyType
 from watcher.state.timestamps import dt, dt_or_none, ts
 
 __all__ = [
@@ -64,9 +64,17 @@ def due_deliveries(
             first_attempt_at=dt_or_none(row["first_attempt_at"]),
             delivered_to=_delivered_to(row["done_urls"]),
             run_ids=run_ids.get(row["id"], ()),
+            notify_type=_notify_type(row["notify_type"]),
         )
         for row in rows
     ]
+
+
+def _notify_type(text: str) -> NotifyType:
+    try:
+        return NotifyType(text)
+    except ValueError:  # written by a newer watcher: send it as plain information
+        return NotifyType.INFO
 
 
 def _delivered_to(text: str) -> frozenset[str]:

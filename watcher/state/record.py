@@ -100,9 +100,9 @@ def write_tick(
                 f" channel {note.channel!r} names event {bad[0]} of {len(event_ids)}"
             )
         cur = conn.execute(
-            "INSERT INTO deliveries (channel, title, body, status, created_at, next_attempt_at)"
-            " VALUES (?, ?, ?, 'pending', ?, ?)",
-            (note.channel, note.title, note.body, at, at),
+            "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (note.channel, note.title, note.body, str(note.notify_type), at, at),
         )
         assert cur.lastrowid is not None
         delivery_ids.append(cur.lastrowid)

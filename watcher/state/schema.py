@@ -119,7 +119,11 @@ _V2 = (
 # deliveries queued under a name with capitals are renamed to keep matching their channel.
 _V3 = ("UPDATE deliveries SET channel = lower(channel) WHERE channel <> lower(channel)",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# Version 4: each delivery keeps apprise's notify type (success, failure, warning, info), so
+# services that colour or rank by type show a failure as one. Older rows were sent as info.
+_V4 = ("ALTER TABLE deliveries ADD COLUMN notify_type TEXT NOT NULL DEFAULT 'info'",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 CURRENT_VERSION = len(MIGRATIONS)
 
 # The tables a file at each version must hold to be taken for a watcher state file.
@@ -127,6 +131,7 @@ TABLES: dict[int, frozenset[str]] = {
     1: frozenset({"meta", "runs", "events", "deliveries", "delivery_events"}),
     2: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
     3: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
+    4: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
 }
 
 
