@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import API_KEY, WebhookReceiver, cli, free_port, write
+from tests.support import API_KEY, WebhookReceiver, cli, free_port, wait_for, write
 from watcher.simulator import SimulatorServer
 
 UNKNOWN = "0badc0de-0000-4000-8000-000000000001"
@@ -220,3 +220,59 @@ def test_once_against_an_unreachable_api_says_why(tmp_path: Path) -> None:
     assert "connection refused" in last
     assert "ConnectError" not in result.stderr
     assert API_KEY not in result.stderr + result.stdout
+
+
+def test_a_channel_removed_from_the_config_says_so_in_history_status_and_redeliver(
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+) -> None:
+    """A channel dropped from the config: its queued alert dies with the reason in plain
+    `history` (not only in --json), `status` marks the channel, and `redeliver` says why it
+    cannot requeue to it instead of "no channel named"."""
+    sim = simulator.sim
+    (run,) = sim.create_runs(status=["PROCESSING"])
+    broken = f"json://127.0.0.1:{free_port()}/hook"
+    base = {
+        "dataframer": {"base_url": simulator.url},
+        "state": {"path": str(tmp_path / "w.db")},
+        "track": {"all": True},
+        "delivery": {"retry_initial": "100ms", "retry_max": "100ms"},
+        "health": {"enabled": False},
+        "log": {"format": "json"},
+    }
+    config = tmp_path / "watcher.yaml"
+    env = {"DATAFRAMER_API_KEY": API_KEY}
+
+    def once(channels: dict[str, str]) -> None:
+        write(config, yaml.safe_dump({**base, "channels": channels}))
+        cli("--config", str(config), "once", cwd=tmp_path, env=env)
+
+    once({"a": webhook.url, "b": broken})  # the baseline
+    sim.force_status(run.id, "FAILED")
+    once({"a": webhook.url, "b": broken})  # a gets it, b refuses
+    assert webhook.run_ids() == [run.id]
+
+    def dead() -> bool:
+        once({"a": webhook.url})  # b is gone from the config
+        return "given up:" in cli("--config", str(config), "history", cwd=tmp_path).stdout
+
+    wait_for(dead, what="b's delivery to be given up")
+    history = cli("--config", str(config), "history", cwd=tmp_path).stdout
+    assert "given up: channel 'b' is no longer configured" in history
+    status = cli("--config", str(config), "status", cwd=tmp_path).stdout
+    assert "  b: 0 sent, 0 pending, 0 retrying, 1 dead (no longer configured" in status
+    assert json.loads(cli("--config", str(config), "status", "--json", cwd=tmp_path).stdout)[
+        "removed_channels"
+    ] == ["b"]
+    one = cli("--config", str(config), "redeliver", "--channel", "B", cwd=tmp_path)
+    assert one.returncode == 2
+    assert one.stderr.strip() == (
+        "dataframer-watcher: channel 'b' is no longer configured, so its 1 dead delivery"
+        " cannot be requeued: add it back under `channels:` first"
+    )
+    every = cli("--config", str(config), "redeliver", cwd=tmp_path)
+    assert every.returncode == 0
+    assert every.stdout.splitlines() == [
+        "requeued 0 dead deliveries",
+        "1 dead delivery for channel 'b' stays dead: it is no longer configured",
+    ]
+    assert cli("--config", str(config), "redeliver", "--channel", "c", cwd=tmp_path).returncode == 2

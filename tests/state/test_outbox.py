@@ -105,9 +105,9 @@ def test_dead_then_redelivered_with_a_fresh_horizon(store: Store) -> None:
     assert history["oncall"].last_error == "channel oncall was removed from the config"
     assert history["team"].last_error == "gave up after 24h"
     assert history["oncall"].finished_at == history["team"].finished_at == at(1)
-    assert store.redeliver(at(5), channel="oncall") == 1
-    assert store.redeliver(at(6)) == 1
-    assert store.redeliver(at(7)) == 0
+    assert store.redeliver(at(5), channels=["oncall"]) == 1
+    assert store.redeliver(at(6), channels=["team", "oncall", "elsewhere"]) == 1
+    assert store.redeliver(at(7), channels=["team", "oncall"]) == 0
     assert {h.finished_at for h in store.history() if h.kind == "delivery"} == {None}
     due = store.due_deliveries(at(6))
     assert [(d.channel, d.attempts, d.first_attempt_at) for d in due] == [
@@ -164,7 +164,7 @@ def test_no_sequence_of_attempts_leaves_a_delivery_sent_and_due(
             elif action == "dead_letter":
                 store.dead_letter(did, clock, "removed")
             else:
-                store.redeliver(clock)
+                store.redeliver(clock, channels=["team"])
             (entry,) = [h for h in store.history() if h.kind == "delivery"]
             due_ever = store.due_deliveries(clock + timedelta(days=365))
             assert entry.status == "sent" or not was_sent  # sent is final

@@ -210,8 +210,8 @@ def redeliver(state: CliState, channel: str | None) -> None:
     from watcher.cli.tracking import redeliver_dead
 
     with expected_errors():
-        count = redeliver_dead(state.load(send=False), channel)
-    click.echo(f"requeued {count} dead deliver{'y' if count == 1 else 'ies'}")
+        for line in redeliver_dead(state.load(send=False), channel):
+            click.echo(line)
 
 
 @main.command("check-config")

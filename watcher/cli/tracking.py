@@ -8,6 +8,7 @@ from watcher.cli.usage import channel_argument
 from watcher.cli.views import state_file
 from watcher.clock import utcnow
 from watcher.config import Settings
+from watcher.errors import UsageError
 
 
 def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> list[str]:
@@ -26,8 +27,37 @@ def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> li
     return [f"{run_id}: {result}" for run_id, result in results.items()]
 
 
-def redeliver_dead(settings: Settings, channel: str | None) -> int:
-    """Requeue dead deliveries (all, or one channel's); returns how many."""
-    channel = channel_argument(settings, channel)
+def redeliver_dead(settings: Settings, channel: str | None) -> list[str]:
+    """Requeue dead deliveries (all, or one channel's); the lines to print.
+
+    A channel no longer in the config cannot take them (they would die again at once): its
+    dead deliveries stay, and the lines say so.
+    """
     with state_file(settings) as store:
-        return 0 if store is None else store.redeliver(utcnow(), channel=channel)
+        dead = {} if store is None else _dead_per_channel(store.delivery_counts())
+        removed = {name: n for name, n in dead.items() if name not in settings.channels}
+        if channel is not None and channel.lower() in removed:
+            name = channel.lower()
+            raise UsageError(
+                f"channel {name!r} is no longer configured, so its {_deliveries(removed[name])}"
+                " cannot be requeued: add it back under `channels:` first"
+            )
+        wanted = channel_argument(settings, channel)
+        targets = [wanted] if wanted is not None else sorted(settings.channels)
+        count = 0 if store is None else store.redeliver(utcnow(), channels=targets)
+    lines = [f"requeued {_deliveries(count)}"]
+    if channel is None:
+        lines += [
+            f"{_deliveries(n)} for channel {name!r} {'stays' if n == 1 else 'stay'} dead:"
+            " it is no longer configured"
+            for name, n in sorted(removed.items())
+        ]
+    return lines
+
+
+def _dead_per_channel(counts: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {name: per["dead"] for name, per in counts.items() if per.get("dead")}
+
+
+def _deliveries(count: int) -> str:
+    return f"{count} dead deliver{'y' if count == 1 else 'ies'}"

@@ -55,11 +55,14 @@ def status_data(settings: Settings) -> dict[str, Any]:
     state = str(settings.state.path.absolute())  # the operator may run it from anywhere
     with state_file(settings) as store:
         if store is None:
-            return {"state": state, "runs": [], "deliveries": {}}
+            return {"state": state, "runs": [], "deliveries": {}, "removed_channels": []}
+        deliveries = store.delivery_counts()
         return {
             "state": state,
             "runs": [_row(row) for row in store.status_rows()],
-            "deliveries": store.delivery_counts(),
+            "deliveries": deliveries,
+            # Channels the outbox knows that the config no longer has: nothing reaches them.
+            "removed_channels": sorted(set(deliveries) - set(settings.channels)),
         }
 
 
@@ -108,11 +111,13 @@ def status_text(data: dict[str, Any]) -> str:
     if data["deliveries"]:
         lines.append("")
         lines.append("deliveries:")
+        removed = set(data.get("removed_channels", ()))
         for channel, counts in sorted(data["deliveries"].items()):
             parts = ", ".join(
                 f"{counts.get(k, 0)} {k}" for k in ("sent", "pending", "retrying", "dead")
             )
-            lines.append(f"  {channel}: {parts}")
+            note = " (no longer configured: its dead deliveries cannot be redelivered)"
+            lines.append(f"  {channel}: {parts}{note if channel in removed else ''}")
     return "\n".join(lines)
 
 
@@ -168,4 +173,6 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
         for attempt in entry["attempt_log"]:
             result = "ok" if attempt["ok"] else f"failed: {attempt['reason']}"
             lines.append(f"    {attempt['at'][:19].replace('T', ' ')}  {result}")
+        if entry["status"] == "dead" and entry["last_error"]:
+            lines.append(f"    given up: {entry['last_error']}")
     return "\n".join(lines)

@@ -136,13 +136,13 @@ def dead_letter(conn: sqlite3.Connection, delivery_id: int, at: datetime, reason
     )
 
 
-def redeliver(conn: sqlite3.Connection, now: datetime, *, channel: str | None = None) -> int:
-    """Queue dead deliveries again, with a fresh retry horizon; returns how many."""
+def redeliver(conn: sqlite3.Connection, now: datetime, *, channels: Collection[str]) -> int:
+    """Queue the dead deliveries of `channels` again, with a fresh retry horizon; how many."""
     cur = conn.execute(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, attempts = 0,"
         " first_attempt_at = NULL, finished_at = NULL"
-        " WHERE status = 'dead' AND (? IS NULL OR channel = ?)",
-        (ts(now), channel, channel),
+        " WHERE status = 'dead' AND channel IN (SELECT value FROM json_each(?))",
+        (ts(now), json.dumps(sorted(channels))),
     )
     return cur.rowcount
 

@@ -341,10 +341,10 @@ class Store:
         with self._writing() as conn:
             state_outbox.dead_letter(conn, delivery_id, at, reason)
 
-    def redeliver(self, now: datetime, *, channel: str | None = None) -> int:
-        """Queue dead deliveries again, with a fresh retry horizon; returns how many."""
+    def redeliver(self, now: datetime, *, channels: Collection[str]) -> int:
+        """Queue the dead deliveries of `channels` again, with a fresh retry horizon; how many."""
         with self._writing() as conn:
-            return state_outbox.redeliver(conn, now, channel=channel)
+            return state_outbox.redeliver(conn, now, channels=channels)
 
     def prune(self, now: datetime, retention_seconds: float) -> int:
         """Forget finished runs older than the retention; returns how many runs were pruned.
