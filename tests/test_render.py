@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.events import Event, EventKind, Intent, Notification, NotifyType
+from watcher.events import Event, EventKind, Intent, MessageLimits, Notification, NotifyType
 from watcher.models import TERMINAL_STATUSES, Run
 from watcher.render import (
     MAX_FILES_LISTED,
+    MAX_TITLE_LENGTH,
     body_for,
     compose_messages,
     human_duration,
@@ -420,3 +421,54 @@ def test_a_grouped_message_takes_the_worst_type_of_its_alerts(statuses: list[str
     [message] = compose_messages(events, intents, max_runs_per_message=len(events))
     worst = max((notify_type_for([e]) for e in events), key=lambda t: t.severity)
     assert message.notify_type == worst
+
+
+def test_a_long_spec_name_is_shortened_in_the_title_and_kept_whole_in_the_body() -> None:
+    """A 300-character spec name: the title (an email subject) stays within 80 characters and
+    still says what happened; the body names the spec in full."""
+    name = "invoice-" + "x" * 292
+    event = finished(full_run(status="FAILED", spec_name=name), to_status="FAILED")
+    title, body = render([event])
+    assert len(title) <= MAX_TITLE_LENGTH
+    assert title.startswith("❌ Dataframer run FAILED: invoice-x")
+    assert title.endswith("…")
+    assert f"Spec: {name} v3" in body
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(min_value=1, max_value=40),
+    max_runs=st.integers(min_value=1, max_value=25),
+    body_limit=st.integers(min_value=400, max_value=20_000),
+    title_limit=st.integers(min_value=20, max_value=250),
+)
+def test_grouped_messages_fit_the_channel_and_name_every_run_once(
+    count: int, max_runs: int, body_limit: int, title_limit: int
+) -> None:
+    """Whatever the channel accepts (Discord 2,000 characters, Pushover 1,024, email 32 KB),
+    each message fits it, holds at most max_runs runs, and every run is named by its full id
+    exactly once, in order."""
+    events = [
+        finished(full_run(run_id=f"3c90c3cc-0d44-4b50-8888-{i:012d}", status="FAILED"))
+        for i in range(count)
+    ]
+    intents = [Intent(i, "team") for i in range(count)]
+    limits = {"team": MessageLimits(title=title_limit, body=body_limit)}
+    messages = compose_messages(events, intents, max_runs_per_message=max_runs, limits=limits)
+    assert [i for m in messages for i in m.event_indexes] == list(range(count))
+    for message in messages:
+        assert len(message.body) <= body_limit
+        assert len(message.title) <= title_limit
+        assert 1 <= len(message.event_indexes) <= max_runs
+        for i in message.event_indexes:
+            assert f"Run: {events[i].run_id}" in message.body
+
+
+def test_one_alert_longer_than_the_channel_takes_is_cut_keeping_the_run_id() -> None:
+    """A body that cannot fit even alone is cut at a line, says so, and keeps the full id."""
+    files = [{"path": f"out/{'p' * 60}-{i}.jsonl", "size_bytes": 10} for i in range(10)]
+    event = finished(full_run(generated_files=files))
+    _, body = render([event], MessageLimits(title=80, body=300))
+    assert len(body) <= 300
+    assert body.startswith(f"Run: {RUN_ID}\n")
+    assert body.endswith("`dataframer-watcher history RUN_ID` has it all)")

@@ -108,6 +108,18 @@ class Intent:
     channel: str
 
 
+MAX_TITLE_LENGTH = 80  # a title that shows whole as an email subject in most mail clients
+DEFAULT_BODY_LIMIT = 32_768  # apprise's own default body limit (json://, mailto://, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLimits:
+    """How long one channel's titles and bodies may be (the smallest its services accept)."""
+
+    title: int = MAX_TITLE_LENGTH
+    body: int = DEFAULT_BODY_LIMIT
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One message to one channel covering one or more alert events (indexes into events)."""

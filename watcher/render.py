@@ -6,10 +6,18 @@ Every run is named by its full id, because people paste it into the API or the U
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from watcher.events import Event, EventKind, Intent, Notification, NotifyType
+from watcher.events import (
+    MAX_TITLE_LENGTH,
+    Event,
+    EventKind,
+    Intent,
+    MessageLimits,
+    Notification,
+    NotifyType,
+)
 from watcher.models import Run, RunStatus
 
 MAX_FILES_LISTED = 10
@@ -75,11 +83,23 @@ def notify_type_for(events: Sequence[Event]) -> NotifyType:
     return max(types, key=lambda kind: kind.severity, default=NotifyType.INFO)
 
 
-def title_for(event: Event) -> str:
-    """`✅ SUCCEEDED: invoice-extraction v3`."""
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…" if limit > 0 else ""
+
+
+def title_for(event: Event, limit: int = MAX_TITLE_LENGTH) -> str:
+    """`✅ Dataframer run SUCCEEDED: invoice-extraction v3`, the spec shortened to fit `limit`
+    (the body names it in full)."""
     status = event.to_status or "GONE"
     symbol = _SYMBOL.get(status, "•")
-    return f"{symbol} Dataframer run {status}: {_spec(event.run)}"
+    prefix = f"{symbol} Dataframer run {status}: "
+    room = limit - len(prefix)
+    if room < 8:  # a service with tiny titles: the whole title is cut instead
+        return shorten(prefix + _spec(event.run), limit)
+    return prefix + shorten(_spec(event.run), room)
 
 
 def body_for(event: Event) -> str:
@@ -134,32 +154,80 @@ def _files(run: Run) -> list[str]:
     return lines
 
 
-def render(events: Sequence[Event]) -> tuple[str, str]:
-    """Title and body of one message covering one or more alert events."""
+_NO_LIMITS = MessageLimits()
+
+
+def render(events: Sequence[Event], limits: MessageLimits = _NO_LIMITS) -> tuple[str, str]:
+    """Title and body of one message covering one or more alert events, within `limits`.
+
+    A body too long even for one run is cut, keeping its first lines (the run's full id first).
+    """
     if len(events) == 1:
-        return title_for(events[0]), body_for(events[0])
-    counts = Counter(event.to_status or "GONE" for event in events)
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    title = f"{len(events)} Dataframer runs finished: {summary}"
-    blocks = [f"{title_for(event)}\n{body_for(event)}" for event in events]
-    return title, "\n\n".join(blocks)
+        title, body = title_for(events[0], limits.title), body_for(events[0])
+    else:
+        counts = Counter(event.to_status or "GONE" for event in events)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        title = shorten(f"{len(events)} Dataframer runs finished: {summary}", limits.title)
+        body = "\n\n".join(_block(event) for event in events)
+    return title, _cut(body, limits.body)
+
+
+def _block(event: Event) -> str:
+    """One run's part of a message covering several."""
+    return f"{title_for(event)}\n{body_for(event)}"
+
+
+_CUT_NOTE = "\n… (cut to fit the channel; `dataframer-watcher history RUN_ID` has it all)"
+
+
+def _cut(body: str, limit: int) -> str:
+    if len(body) <= limit:
+        return body
+    room = max(0, limit - len(_CUT_NOTE))
+    kept = body[:room].rsplit("\n", 1)[0] if "\n" in body[:room] else body[:room]
+    return (kept + _CUT_NOTE)[:limit]
 
 
 def compose_messages(
-    events: Sequence[Event], intents: Sequence[Intent], *, max_runs_per_message: int
+    events: Sequence[Event],
+    intents: Sequence[Intent],
+    *,
+    max_runs_per_message: int,
+    limits: Mapping[str, MessageLimits] | None = None,
 ) -> list[Notification]:
-    """Group one tick's intents per channel into messages of at most max_runs_per_message runs."""
+    """Group one tick's intents per channel into messages of at most max_runs_per_message runs,
+    each within its channel's limits (a run that would overflow the body starts a new message)."""
     per_channel: dict[str, list[int]] = {}
     for intent in intents:
         per_channel.setdefault(intent.channel, []).append(intent.event_index)
     result: list[Notification] = []
     for channel, indexes in per_channel.items():
-        for start in range(0, len(indexes), max_runs_per_message):
-            chunk = tuple(indexes[start : start + max_runs_per_message])
+        channel_limits = (limits or {}).get(channel, _NO_LIMITS)
+        for chunk in _pack(events, indexes, max_runs_per_message, channel_limits.body):
             covered = [events[i] for i in chunk]
-            title, body = render(covered)
+            title, body = render(covered, channel_limits)
             result.append(Notification(channel, chunk, title, body, notify_type_for(covered)))
     return result
+
+
+def _pack(
+    events: Sequence[Event], indexes: list[int], max_runs: int, body_limit: int
+) -> list[tuple[int, ...]]:
+    """Consecutive groups of at most `max_runs` runs whose joined blocks fit `body_limit`."""
+    groups: list[tuple[int, ...]] = []
+    current: list[int] = []
+    size = 0
+    for index in indexes:
+        block = len(_block(events[index]))
+        grown = size + block + (2 if current else 0)
+        if current and (len(current) == max_runs or grown > body_limit):
+            groups.append(tuple(current))
+            current, grown = [], block
+        current.append(index)
+        size = grown
+    if current:
+        groups.append(tuple(current))
+    return groups
 
 
 def sample_alert(channel: str) -> tuple[str, str]:

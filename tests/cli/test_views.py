@@ -276,3 +276,30 @@ def test_a_channel_removed_from_the_config_says_so_in_history_status_and_redeliv
         "1 dead delivery for channel 'b' stays dead: it is no longer configured",
     ]
     assert cli("--config", str(config), "redeliver", "--channel", "c", cwd=tmp_path).returncode == 2
+
+
+def test_status_shortens_a_long_spec_name_and_json_keeps_it(
+    tmp_path: Path, simulator: SimulatorServer
+) -> None:
+    """A 300-character spec name does not stretch every line of the table; --json has it all."""
+    name = "invoice-" + "x" * 292
+    (run,) = simulator.sim.create_runs(status=["PROCESSING"], spec_name=name)
+    config = write(
+        tmp_path / "watcher.yaml",
+        yaml.safe_dump(
+            {
+                "dataframer": {"base_url": simulator.url},
+                "state": {"path": str(tmp_path / "w.db")},
+                "track": {"runs": [run.id]},
+                "health": {"enabled": False},
+                "log": {"format": "json"},
+            }
+        ),
+    )
+    env = {"DATAFRAMER_API_KEY": API_KEY}
+    assert cli("--config", str(config), "once", cwd=tmp_path, env=env).returncode == 0
+    table = cli("--config", str(config), "status", cwd=tmp_path).stdout.splitlines()
+    assert max(len(line) for line in table) < 160
+    assert "  invoice-" + "x" * 31 + "…  PROCESSING" in table[1]
+    data = json.loads(cli("--config", str(config), "status", "--json", cwd=tmp_path).stdout)
+    assert data["runs"][0]["spec_name"] == name

@@ -14,8 +14,8 @@ import pytest
 import structlog
 
 from tests.support import JsonReceiver, SmtpReceiver, free_port
-from watcher.deliver.sender import Sender
-from watcher.events import NotifyType
+from watcher.deliver.sender import Sender, message_limits
+from watcher.events import MessageLimits, NotifyType
 
 TIMEOUT = 0.5
 
@@ -406,3 +406,22 @@ def test_bad_settings_are_rejected(concurrency: int, timeout: float) -> None:
     """Zero threads or a zero timeout is a programming error, raised at once."""
     with pytest.raises(ValueError, match="must be"):
         Sender(concurrency=concurrency, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("urls", "expected"),
+    [
+        (["json://127.0.0.1/hook"], MessageLimits(title=80, body=32_768)),
+        (["discord://1234/abcd"], MessageLimits(title=80, body=2_000)),
+        (["json://127.0.0.1/hook", "pover://user@token"], MessageLimits(title=80, body=1_024)),
+        # Telegram has no title: apprise puts it before the body, so the body has less room.
+        (["tgram://123456789:abcdefg_hijklmnop/123"], MessageLimits(title=80, body=4_096 - 82)),
+        (["ntfy://host/topic"], MessageLimits(title=80, body=7_800)),
+        ([], MessageLimits(title=80, body=32_768)),
+    ],
+)
+def test_message_limits_come_from_what_apprise_knows_of_each_service(
+    urls: list[str], expected: MessageLimits
+) -> None:
+    """A channel's limits are the smallest of its URLs' (apprise's body_maxlen, title_maxlen)."""
+    assert message_limits(urls) == expected

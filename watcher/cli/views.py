@@ -12,8 +12,10 @@ from typing import Any
 
 from watcher.clock import utcnow
 from watcher.config import Settings
-from watcher.render import human_duration
+from watcher.render import human_duration, shorten
 from watcher.state import HistoryEntry, StatusRow, Store
+
+MAX_SPEC_WIDTH = 40  # the table stays readable; `status --json` has the full name
 
 
 @contextmanager
@@ -95,7 +97,7 @@ def status_text(data: dict[str, Any]) -> str:
             table.append(
                 (
                     run["run_id"],
-                    run["spec_name"] or "-",
+                    shorten(run["spec_name"] or "-", MAX_SPEC_WIDTH),
                     status,
                     _ago(run["since"], now),
                     samples,

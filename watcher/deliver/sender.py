@@ -26,10 +26,15 @@ from typing import Any
 import apprise
 
 from watcher.errors import socket_phrase
-from watcher.events import NotifyType
-from watcher.redact import load_apprise, redact_text, redact_url, url_secrets
+from watcher.events import (
+    DEFAULT_BODY_LIMIT,
+    MAX_TITLE_LENGTH,
+    MessageLimits,
+    NotifyType,
+)
+from watcher.redact import apprise_plugin, load_apprise, redact_text, redact_url, url_secrets
 
-__all__ = ["SendOutcome", "Sender"]
+__all__ = ["SendOutcome", "Sender", "message_limits"]
 
 _MAX_REASON = 300
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
@@ -58,6 +63,27 @@ class SendOutcome:
 class _UrlResult:
     ok: bool
     reason: str | None = None  # not yet redacted
+
+
+def message_limits(urls: Sequence[str]) -> MessageLimits:
+    """The longest title and body every URL of a channel accepts, as apprise knows them.
+
+    A service without titles (apprise's title_maxlen 0: Telegram, SMS) gets the title put in
+    front of the body, so its body has that much less room.
+    """
+    title, body = MAX_TITLE_LENGTH, DEFAULT_BODY_LIMIT
+    for url in urls:
+        plugin = apprise_plugin(url)
+        if plugin is None:
+            continue
+        title_max = int(getattr(plugin, "title_maxlen", 0) or 0)
+        body_max = int(getattr(plugin, "body_maxlen", 0) or 0) or DEFAULT_BODY_LIMIT
+        if title_max > 0:
+            title = min(title, title_max)
+        else:
+            body_max -= MAX_TITLE_LENGTH + 2  # apprise joins them with a blank line
+        body = min(body, body_max)
+    return MessageLimits(title=title, body=max(body, 1))
 
 
 class Sender:
