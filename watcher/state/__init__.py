@@ -1,0 +1,12 @@
+"""The state file: runs, events and the delivery outbox in one SQLite file (record and ack).
+
+`Store` (`watcher.state.store`) owns the connection, the daemon lock, the transactions and the
+snapshot cache; the SQL of each stage sits beside it: `record` (one transaction per tick,
+pruning), `outbox` (deliver and ack), `queries` (what `status` and `history` read). The file's
+format and migrations are in `schema`, its time format in `timestamps`.
+"""
+
+from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
+from watcher.state.store import Store, TrackResult
+
+__all__ = ["AttemptEntry", "HistoryEntry", "StatusRow", "Store", "TrackResult"]
