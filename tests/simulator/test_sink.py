@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import wait_for
-from watcher.simulator import HANG, Answer, WebhookSink, run_ids_in
+from tests.support import HANG, Answer, WebhookSink, run_ids_in, wait_for
 
 
 @pytest.fixture
