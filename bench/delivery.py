@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.timing import Result, Stopwatch
-from bench.world import Sizes, WebhookSink
+from bench.world import Sizes
 from watcher.clock import utcnow
 from watcher.deliver import Deliverer, RetryPolicy
 from watcher.deliver.sender import Sender
@@ -15,6 +15,7 @@ from watcher.events import Event, EventKind, Snapshot, Source, TickRecord
 from watcher.models import Run
 from watcher.render import compose_messages
 from watcher.route import route
+from watcher.simulator import WebhookSink
 from watcher.state import Store
 
 CONCURRENCY = 4
@@ -26,7 +27,7 @@ async def delivery_benchmark(runs: list[Run], sizes: Sizes, workdir: Path) -> Re
 
     `workdir` must exist.
     """
-    sink = WebhookSink()
+    sink = WebhookSink().start()
     channels = {f"hook{i}": [sink.url(f"hook/{i}")] for i in range(sizes.channels)}
     record = _alerts(runs[: sizes.deliveries // sizes.channels], list(channels))
     sender = Sender(concurrency=CONCURRENCY, timeout=10.0)
@@ -61,7 +62,7 @@ async def delivery_benchmark(runs: list[Run], sizes: Sizes, workdir: Path) -> Re
             "deliveries_per_second": per_second,
             "concurrency": CONCURRENCY,
             "channels": len(channels),
-            "received": sink.posts,
+            "received": len(sink.posts),
         },
         f"{per_second:g} deliveries/s, concurrency {CONCURRENCY}",
     )

@@ -1,13 +1,14 @@
-"""The world the benchmarks measure against: a simulator full of runs, a config, a webhook sink."""
+"""The world the benchmarks measure against: a simulator full of runs and a config.
+
+The alerts go to `watcher.simulator.WebhookSink`, the sink the demo and the tests use.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -129,41 +130,3 @@ def write_config(
 def settings_for(config: Path) -> Settings:
     """Settings from that file alone: the developer's environment must not change the numbers."""
     return load_settings(config, environ={"DATAFRAMER_API_KEY": API_KEY})
-
-
-class WebhookSink:
-    """A ThreadingHTTPServer on 127.0.0.1 that answers 200 to every POST and counts them."""
-
-    def __init__(self) -> None:
-        self.posts = 0
-        lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with lock:
-                    sink.posts += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def url(self, path: str) -> str:
-        """The apprise json:// URL that posts to `path` here."""
-        return f"json://127.0.0.1:{self._server.server_address[1]}/{path}"
-
-    def stop(self) -> None:
-        """Shut down and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

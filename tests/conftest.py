@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import API_KEY, DaemonProcess, SmtpSink, WebhookReceiver, clean_env
+from tests.support import API_KEY, DaemonProcess, SmtpSink, WebhookSink, clean_env
 from watcher.simulator import SimulatorServer
 
 
@@ -21,19 +21,17 @@ def simulator() -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    """A webhook receiver behind an apprise json:// URL."""
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
+def webhook() -> Iterator[WebhookSink]:
+    """A webhook sink behind an apprise json:// URL, accepting every alert."""
+    with WebhookSink() as sink:
+        yield sink
 
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     """A real SMTP server (aiosmtpd) behind an apprise mailto:// URL."""
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
+    with SmtpSink() as sink:
+        yield sink
 
 
 @pytest.fixture

@@ -5,15 +5,7 @@ from __future__ import annotations
 import signal
 from collections import Counter
 
-from tests.support import (
-    API_KEY,
-    SmtpSink,
-    WebhookReceiver,
-    cli,
-    run_ids_in,
-    statuses_in,
-    wait_for,
-)
+from tests.support import API_KEY, SmtpSink, WebhookSink, cli, run_ids_in, statuses_in, wait_for
 from watcher.simulator import SimulatorServer
 
 ROUTES = [
@@ -27,7 +19,7 @@ def _config(write_config, simulator, webhook, smtp, **extra):
         dataframer={"base_url": simulator.url},
         poll={"interval": "200ms"},
         track={"all": True},
-        channels={"hook": webhook.url, "mail": smtp.url},
+        channels={"hook": webhook.url(), "mail": smtp.url},
         routes=ROUTES,
         delivery={"retry_initial": "200ms", "retry_max": "1s"},
         **extra,
@@ -35,7 +27,7 @@ def _config(write_config, simulator, webhook, smtp, **extra):
 
 
 def test_every_finished_run_alerted_once_per_routed_channel(
-    simulator: SimulatorServer, webhook: WebhookReceiver, smtp: SmtpSink, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, smtp: SmtpSink, write_config, start_daemon
 ) -> None:
     """Discovery: each new run's terminal status reaches exactly the routed channels, once."""
     old = simulator.sim.create_runs(outcomes=["SUCCEEDED", "FAILED"], status=None)
@@ -66,7 +58,7 @@ def test_every_finished_run_alerted_once_per_routed_channel(
 
 
 def test_restart_in_the_middle_resends_nothing_and_misses_nothing(
-    simulator: SimulatorServer, webhook: WebhookReceiver, smtp: SmtpSink, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, smtp: SmtpSink, write_config, start_daemon
 ) -> None:
     """Runs that finish while the daemon is down are alerted after restart; none twice."""
     config = _config(write_config, simulator, webhook, smtp)
@@ -95,7 +87,7 @@ def test_restart_in_the_middle_resends_nothing_and_misses_nothing(
 
 
 def test_second_daemon_on_the_same_state_exits_1(
-    simulator: SimulatorServer, webhook: WebhookReceiver, smtp: SmtpSink, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, smtp: SmtpSink, write_config, start_daemon
 ) -> None:
     """One daemon per state file: the second says who holds it and exits 1."""
     config = _config(write_config, simulator, webhook, smtp)
@@ -112,7 +104,7 @@ def test_second_daemon_on_the_same_state_exits_1(
 
 
 def test_unauthorized_at_start_exits_1_naming_the_base_url(
-    simulator: SimulatorServer, webhook: WebhookReceiver, smtp: SmtpSink, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, smtp: SmtpSink, write_config, start_daemon
 ) -> None:
     """A wrong key: one line naming the base URL, exit 1, and the key never printed."""
     config = _config(write_config, simulator, webhook, smtp)
@@ -127,7 +119,7 @@ def test_unauthorized_at_start_exits_1_naming_the_base_url(
 
 
 def test_explicitly_tracked_finished_run_is_announced_once(
-    simulator: SimulatorServer, webhook: WebhookReceiver, smtp: SmtpSink, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, smtp: SmtpSink, write_config, start_daemon
 ) -> None:
     """`track` while the daemon runs: a run already finished is announced exactly once."""
     import subprocess
@@ -138,7 +130,7 @@ def test_explicitly_tracked_finished_run_is_announced_once(
     config = write_config(
         dataframer={"base_url": simulator.url},
         poll={"interval": "200ms"},
-        channels={"hook": webhook.url},
+        channels={"hook": webhook.url()},
     )
     done = simulator.sim.create_runs(outcomes=["FAILED"], status="FAILED")[0]
     daemon = start_daemon(config)
@@ -160,10 +152,10 @@ def test_explicitly_tracked_finished_run_is_announced_once(
 
 
 def test_wrong_key_with_nothing_to_poll_still_exits_1(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """No tracked run and no discovery: the start-up key check still refuses a wrong key."""
-    config = write_config(dataframer={"base_url": simulator.url}, channels={"hook": webhook.url})
+    config = write_config(dataframer={"base_url": simulator.url}, channels={"hook": webhook.url()})
     daemon = start_daemon(config, api_key="wrong-key-abcdef")
     assert daemon.proc.wait(timeout=30) == 1
     output = daemon.log_path.read_text()
@@ -172,7 +164,7 @@ def test_wrong_key_with_nothing_to_poll_still_exits_1(
 
 
 def test_each_alert_carries_its_notify_type_and_a_group_the_worst(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config
+    simulator: SimulatorServer, webhook: WebhookSink, write_config
 ) -> None:
     """apprise's notify type, as a webhook receives it: SUCCEEDED is success, FAILED failure,
     CANCELED warning; one message covering several runs takes the worst type among them."""
@@ -181,7 +173,7 @@ def test_each_alert_carries_its_notify_type_and_a_group_the_worst(
     config = write_config(
         dataframer={"base_url": simulator.url},
         track={"all": True},
-        channels={"hook": webhook.url},
+        channels={"hook": webhook.url()},
     )
     env = {"DATAFRAMER_API_KEY": API_KEY}
 

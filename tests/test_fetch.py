@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from tests.support import free_port
 from watcher.api import RUNS_PATH
 from watcher.errors import (
     ApiError,
@@ -457,10 +458,7 @@ async def test_connection_errors_say_why_in_words(cause: OSError, reason: str) -
 
 async def test_a_closed_port_is_connection_refused() -> None:
     """Over real loopback: nothing listening is "connection refused", not "ConnectError"."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with DataframerClient(f"http://127.0.0.1:{port}", API_KEY) as client:
+    async with DataframerClient(f"http://127.0.0.1:{free_port()}", API_KEY) as client:
         with pytest.raises(TransientApiError, match=r"failed: connection refused$"):
             await client.list_runs()
 

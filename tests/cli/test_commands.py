@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import API_KEY, ROOT, WebhookReceiver, cli, free_port, write
+from tests.support import API_KEY, ROOT, WebhookSink, cli, free_port, write
 from watcher.simulator import SimulatorServer
 
 SECRET_KEY = "sk-live-0123456789abcdef"
@@ -164,7 +164,7 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path) -> None
 
 
 def test_readme_config_runs(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
 ) -> None:
     """The README's minimal config loads (channels pointed at local servers) and `once` works."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
@@ -173,7 +173,7 @@ def test_readme_config_runs(
     assert set(data) >= {"channels", "routes", "track"}
     key_file = write(tmp_path / "key", API_KEY + "\n")
     data["dataframer"] = {"api_key_file": str(key_file), "base_url": simulator.url}
-    data["channels"] = {name: webhook.url for name in data["channels"]}
+    data["channels"] = {name: webhook.url() for name in data["channels"]}
     data["state"] = {"path": str(tmp_path / "state.db")}
     data["health"] = {"enabled": False}
     config = write(tmp_path / "watcher.yaml", yaml.safe_dump(data))
@@ -183,12 +183,12 @@ def test_readme_config_runs(
 
 
 def _sim_config(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver, **extra: object
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink, **extra: object
 ) -> Path:
     data: dict[str, object] = {
         "dataframer": {"base_url": simulator.url},
         "state": {"path": str(tmp_path / "state" / "watcher.db")},
-        "channels": {"hook": webhook.url},
+        "channels": {"hook": webhook.url()},
         "health": {"enabled": False},
         "log": {"format": "json"},
     }
@@ -197,7 +197,7 @@ def _sim_config(
 
 
 def test_track_once_status_history(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
 ) -> None:
     """track -> once -> status/history show the run, its transition and the delivery."""
     config = _sim_config(tmp_path, simulator, webhook)
@@ -261,7 +261,7 @@ def test_status_without_state_file_is_empty(tmp_path: Path) -> None:
 
 
 def test_corrupt_state_file_is_exit_1_and_untouched(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
 ) -> None:
     """A state file that is not SQLite: one line naming it, exit 1, bytes unchanged."""
     config = _sim_config(tmp_path, simulator, webhook)
@@ -279,7 +279,7 @@ def test_corrupt_state_file_is_exit_1_and_untouched(
 
 
 def test_once_with_wrong_key_is_exit_1(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
 ) -> None:
     """once with a refused key: one line naming the base URL, exit 1, no key printed."""
     config = _sim_config(tmp_path, simulator, webhook, track={"all": True})
@@ -291,7 +291,7 @@ def test_once_with_wrong_key_is_exit_1(
     assert SECRET_KEY not in result.stderr + result.stdout
 
 
-def test_test_notify_reports_each_channel(tmp_path: Path, webhook: WebhookReceiver, smtp) -> None:
+def test_test_notify_reports_each_channel(tmp_path: Path, webhook: WebhookSink, smtp) -> None:
     """test-notify: ok for the live channels, FAILED with a reason for the dead one, exit 1."""
     dead_port = free_port()
     config = write(
@@ -299,7 +299,7 @@ def test_test_notify_reports_each_channel(tmp_path: Path, webhook: WebhookReceiv
         yaml.safe_dump(
             {
                 "channels": {
-                    "hook": webhook.url,
+                    "hook": webhook.url(),
                     "mail": smtp.url,
                     "dead": f"json://user:{SECRET_PASSWORD}@127.0.0.1:{dead_port}/x",
                 },

@@ -5,15 +5,13 @@ and a readable reason when the API cannot be reached."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support import API_KEY, WebhookReceiver, cli, free_port, wait_for, write
+from tests.support import API_KEY, WebhookSink, cli, free_port, wait_for, write
 from watcher.simulator import SimulatorServer
 
 UNKNOWN = "0badc0de-0000-4000-8000-000000000001"
@@ -60,7 +58,7 @@ def test_commands_that_never_send_need_no_channel_tokens(tmp_path: Path) -> None
 
 
 def test_status_words_gone_never_seen_samples_and_absolute_state(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
 ) -> None:
     """A run that 404'd before it was ever seen is `GONE (never seen)`, samples read
     `N ok, M failed`, and the state file is named by its absolute path."""
@@ -70,7 +68,7 @@ def test_status_words_gone_never_seen_samples_and_absolute_state(
             {
                 "dataframer": {"base_url": simulator.url},
                 "state": {"path": "state/watcher.db"},  # relative: to the working directory
-                "channels": {"hook": webhook.url},
+                "channels": {"hook": webhook.url()},
                 "health": {"enabled": False},
                 "log": {"format": "json"},
             }
@@ -127,54 +125,16 @@ def test_history_of_a_run_without_history_names_it(tmp_path: Path) -> None:
     assert cli("--config", str(config), "history", cwd=tmp_path).stdout.strip() == "no history yet"
 
 
-class BarrierReceiver:
-    """An HTTP receiver that answers no post until `parties` posts are waiting at once.
-
-    Channels sent one after another never get there: the first send times out waiting.
-    """
-
-    def __init__(self, parties: int) -> None:
-        self.barrier = threading.Barrier(parties, timeout=30)
-        self.paths: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.paths.append(self.path)
-                try:
-                    receiver.barrier.wait()
-                    code = 200
-                except threading.BrokenBarrierError:
-                    code = 503
-                self.send_response(code)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.barrier.abort()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def barrier_receiver() -> Iterator[BarrierReceiver]:
-    receiver = BarrierReceiver(parties=6)
-    yield receiver
-    receiver.stop()
+def barrier_sink() -> Iterator[WebhookSink]:
+    """A sink that answers no post until six wait at once: channels sent one after another
+    never get there (the first send times out waiting)."""
+    with WebhookSink(barrier=6) as sink:
+        yield sink
 
 
 def test_test_notify_sends_to_every_channel_at_once(
-    tmp_path: Path, barrier_receiver: BarrierReceiver
+    tmp_path: Path, barrier_sink: WebhookSink
 ) -> None:
     """Six channels (above delivery.concurrency) are all in flight together: a receiver that
     answers only once all six are waiting sees every one, and each is reported in order."""
@@ -183,9 +143,7 @@ def test_test_notify_sends_to_every_channel_at_once(
         tmp_path / "watcher.yaml",
         yaml.safe_dump(
             {
-                "channels": {
-                    name: f"json://127.0.0.1:{barrier_receiver.port}/{name}" for name in names
-                },
+                "channels": {name: barrier_sink.url(name) for name in names},
                 "delivery": {"timeout": "20s", "concurrency": 2},
             }
         ),
@@ -193,7 +151,7 @@ def test_test_notify_sends_to_every_channel_at_once(
     result = cli("--config", str(config), "test-notify", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [f"{name}: ok" for name in names]
-    assert sorted(barrier_receiver.paths) == [f"/{name}" for name in names]
+    assert sorted(r.path for r in barrier_sink.requests) == [f"/{name}" for name in names]
 
 
 def test_once_against_an_unreachable_api_says_why(tmp_path: Path) -> None:
@@ -223,7 +181,7 @@ def test_once_against_an_unreachable_api_says_why(tmp_path: Path) -> None:
 
 
 def test_a_channel_removed_from_the_config_says_so_in_history_status_and_redeliver(
-    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookReceiver
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
 ) -> None:
     """A channel dropped from the config: its queued alert dies with the reason in plain
     `history` (not only in --json), `status` marks the channel, and `redeliver` says why it
@@ -246,13 +204,13 @@ def test_a_channel_removed_from_the_config_says_so_in_history_status_and_redeliv
         write(config, yaml.safe_dump({**base, "channels": channels}))
         cli("--config", str(config), "once", cwd=tmp_path, env=env)
 
-    once({"a": webhook.url, "b": broken})  # the baseline
+    once({"a": webhook.url(), "b": broken})  # the baseline
     sim.force_status(run.id, "FAILED")
-    once({"a": webhook.url, "b": broken})  # a gets it, b refuses
+    once({"a": webhook.url(), "b": broken})  # a gets it, b refuses
     assert webhook.run_ids() == [run.id]
 
     def dead() -> bool:
-        once({"a": webhook.url})  # b is gone from the config
+        once({"a": webhook.url()})  # b is gone from the config
         return "given up:" in cli("--config", str(config), "history", cwd=tmp_path).stdout
 
     wait_for(dead, what="b's delivery to be given up")

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from tests.support import START, FakeOutbox, JsonReceiver, ManualClock, free_port
+from tests.support import START, Answer, FakeOutbox, ManualClock, WebhookSink, free_port
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally, url_key
 from watcher.deliver.sender import Sender
 
@@ -26,17 +26,16 @@ def sender() -> Iterator[Sender]:
 
 
 @pytest.fixture
-def good() -> Iterator[JsonReceiver]:
-    r = JsonReceiver()
-    yield r
-    r.close()
+def good() -> Iterator[WebhookSink]:
+    with WebhookSink() as sink:
+        yield sink
 
 
 @pytest.fixture
-def flaky() -> Iterator[JsonReceiver]:
-    r = JsonReceiver()
-    yield r
-    r.close()
+def flaky() -> Iterator[WebhookSink]:
+    """A sink each test plans failures for; its `requests` hold every try, refused or not."""
+    with WebhookSink() as sink:
+        yield sink
 
 
 def make_deliverer(
@@ -62,7 +61,7 @@ def make_deliverer(
 
 
 async def test_a_refusing_channel_retries_with_growing_waits_then_dies(
-    sender: Sender, good: JsonReceiver
+    sender: Sender, good: WebhookSink
 ) -> None:
     """Two channels, one refusing: the good one is delivered exactly once; the bad one is
     retried with growing waits, then dead-lettered once it has failed for the horizon; a
@@ -107,7 +106,7 @@ async def test_a_refusing_channel_retries_with_growing_waits_then_dies(
 
 
 async def test_a_channel_keeps_its_order_and_logs_failing_and_recovered_once(
-    sender: Sender, flaky: JsonReceiver
+    sender: Sender, flaky: WebhookSink
 ) -> None:
     """A failing delivery holds back the later ones of its channel for that drain; once it
     goes through, they follow in order. One warning when the channel starts failing, one info
@@ -115,7 +114,7 @@ async def test_a_channel_keeps_its_order_and_logs_failing_and_recovered_once(
     store, clock = FakeOutbox(), ManualClock()
     ids = [store.add("team", f"m{i}", START + timedelta(seconds=i)) for i in range(3)]
     clock.advance(10)
-    flaky.plan = [500, 502]
+    flaky.plan(500, 502)
     deliverer = make_deliverer(store, sender, {"team": [flaky.url()]}, clock)
 
     with capture_logs() as logs:
@@ -127,7 +126,7 @@ async def test_a_channel_keeps_its_order_and_logs_failing_and_recovered_once(
 
     assert first == second == Tally(sent=0, failed=1, dead=0, skipped=2)
     assert third == Tally(sent=3, failed=0, dead=0, skipped=0)
-    assert flaky.messages == ["m0", "m0", "m0", "m1", "m2"]
+    assert [r.message for r in flaky.requests] == ["m0", "m0", "m0", "m1", "m2"]
     events = [(e["event"], e["log_level"]) for e in logs]
     assert events == [
         ("channel_failing", "warning"),
@@ -147,7 +146,7 @@ async def test_a_channel_keeps_its_order_and_logs_failing_and_recovered_once(
 
 
 async def test_one_channel_hanging_does_not_delay_another(
-    sender: Sender, good: JsonReceiver, flaky: JsonReceiver
+    sender: Sender, good: WebhookSink, flaky: WebhookSink
 ) -> None:
     """While one channel's send hangs until its timeout, the other channel's deliveries are
     sent and acked one by one."""
@@ -155,7 +154,7 @@ async def test_one_channel_hanging_does_not_delay_another(
     slow_id = store.add("slow", "stuck")
     fast_ids = [store.add("fast", f"f{i}", START + timedelta(seconds=i)) for i in range(3)]
     clock.advance(5)
-    flaky.plan = ["hang"]
+    flaky.plan(Answer(hang=True))
     channels = {"slow": [flaky.url()], "fast": [good.url()]}
 
     summary = await make_deliverer(store, sender, channels, clock).drain()
@@ -167,12 +166,12 @@ async def test_one_channel_hanging_does_not_delay_another(
 
 
 async def test_a_channel_with_two_urls_retries_only_the_one_that_failed(
-    sender: Sender, good: JsonReceiver, flaky: JsonReceiver
+    sender: Sender, good: WebhookSink, flaky: WebhookSink
 ) -> None:
     """The outbox keeps which URLs took the message (by key); the retry skips them."""
     store, clock = FakeOutbox(), ManualClock()
     delivery_id = store.add("team", "both")
-    flaky.plan = [500]
+    flaky.plan(500)
     deliverer = make_deliverer(store, sender, {"team": [good.url(), flaky.url()]}, clock)
 
     await deliverer.drain()
@@ -186,11 +185,12 @@ async def test_a_channel_with_two_urls_retries_only_the_one_that_failed(
         "url 1: JSON: HTTP 500 Internal Server Error",
     )
     assert (second.ok, second.delivered_to) == (True, {url_key(good.url()), url_key(flaky.url())})
-    assert (good.messages, flaky.messages) == (["both"], ["both", "both"])
+    assert good.messages == ["both"]
+    assert [r.message for r in flaky.requests] == ["both", "both"]
 
 
 async def test_a_failed_ack_stops_new_sends_and_is_raised(
-    sender: Sender, good: JsonReceiver
+    sender: Sender, good: WebhookSink
 ) -> None:
     """Each send is acked as it returns; when the store cannot ack, no further send starts
     (it could not be acked either) and the error reaches the caller."""
@@ -208,7 +208,7 @@ async def test_a_failed_ack_stops_new_sends_and_is_raised(
 
 
 async def test_a_reload_that_removes_a_channel_dead_letters_its_deliveries(
-    sender: Sender, good: JsonReceiver
+    sender: Sender, good: WebhookSink
 ) -> None:
     """update_channels takes effect on the next drain; a channel left without URLs counts as
     removed (its messages are not acked as sent to nobody)."""

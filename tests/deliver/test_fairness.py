@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import START, JsonReceiver, ManualClock, WebhookReceiver, free_port, wait_for
+from tests.support import HANG, START, ManualClock, WebhookSink, free_port, wait_for
 from watcher.config import load_settings
 from watcher.deliver import Deliverer, RetryPolicy, Tally
 from watcher.deliver.sender import Sender
@@ -33,10 +33,9 @@ def sender() -> Iterator[Sender]:
 
 
 @pytest.fixture
-def good() -> Iterator[JsonReceiver]:
-    r = JsonReceiver()
-    yield r
-    r.close()
+def good() -> Iterator[WebhookSink]:
+    with WebhookSink() as sink:
+        yield sink
 
 
 @pytest.fixture
@@ -89,7 +88,7 @@ def test_due_deliveries_are_the_oldest_of_each_channel(store: Store) -> None:
 
 
 async def test_a_broken_channel_backlog_does_not_starve_a_healthy_channel(
-    store: Store, sender: Sender, good: JsonReceiver
+    store: Store, sender: Sender, good: WebhookSink
 ) -> None:
     """150 due deliveries of a refusing channel, queued before one of a healthy channel: the
     healthy one goes out in the very first drain. (Before, every batch of 100 was the broken
@@ -111,7 +110,7 @@ async def test_a_broken_channel_backlog_does_not_starve_a_healthy_channel(
 
 
 async def test_drain_all_tries_each_due_delivery_once_and_every_channel_progresses(
-    tmp_path: Path, store: Store, sender: Sender, good: JsonReceiver
+    tmp_path: Path, store: Store, sender: Sender, good: WebhookSink
 ) -> None:
     """`once`: a refusing channel with a backlog, and a healthy one with more than a batch.
     Every healthy delivery goes out; no refused delivery is tried twice in one call, even when
@@ -158,15 +157,15 @@ def test_a_hanging_channel_does_not_delay_another_channels_new_alerts(
     delivery.timeout, a minute here). The other channel gets a second alert, written after
     the hung send started, while that send still hangs. (Before, a delivery pass waited for
     its slowest channel: the second alert waited out the whole timeout.)"""
-    slow = WebhookReceiver(hang_first=1_000_000, hang_seconds=120)
-    fast = WebhookReceiver()
+    slow = WebhookSink(default=HANG, hang_limit=120).start()
+    fast = WebhookSink().start()
     try:
         config = write_config(
             dataframer={"base_url": simulator.url},
             poll={"interval": "100ms"},
             track={"all": True},
             # rto/cto: apprise's own socket timeouts, raised so only ours can end the send.
-            channels={"slow": slow.url + "?rto=120&cto=120", "fast": fast.url},
+            channels={"slow": slow.url(query="rto=120&cto=120"), "fast": fast.url()},
             delivery={"timeout": "60s", "retry_initial": "200ms", "retry_max": "1s"},
         )
         daemon = start_daemon(config)
@@ -175,7 +174,7 @@ def test_a_hanging_channel_does_not_delay_another_channels_new_alerts(
         daemon.wait_event("run_first_seen", at_least=2)
         simulator.sim.force_status(first.id, "FAILED")
         wait_for(lambda: fast.run_ids() == [first.id], what="the first alert on the fast channel")
-        wait_for(lambda: slow.requests == 1, what="the first alert to reach the hung channel")
+        wait_for(lambda: len(slow.requests) == 1, what="the first alert to reach the hung channel")
 
         simulator.sim.force_status(second.id, "SUCCEEDED")
         wait_for(
@@ -184,7 +183,7 @@ def test_a_hanging_channel_does_not_delay_another_channels_new_alerts(
         )
         # The hung send has not ended yet: no failure recorded, no second request.
         assert daemon.count("channel_failing") == 0
-        assert slow.requests == 1
+        assert len(slow.requests) == 1
 
         slow.heal()
         assert daemon.terminate() == 0

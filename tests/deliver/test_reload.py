@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import START, JsonReceiver, ManualClock, free_port
+from tests.support import START, ManualClock, WebhookSink, free_port
 from watcher.deliver import Deliverer, RetryPolicy, url_key
 from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
@@ -26,11 +26,9 @@ def sender() -> Iterator[Sender]:
 
 
 @pytest.fixture
-def receivers() -> Iterator[tuple[JsonReceiver, JsonReceiver]]:
-    a, c = JsonReceiver(), JsonReceiver()
-    yield a, c
-    a.close()
-    c.close()
+def receivers() -> Iterator[tuple[WebhookSink, WebhookSink]]:
+    with WebhookSink() as a, WebhookSink() as c:
+        yield a, c
 
 
 @pytest.fixture
@@ -69,7 +67,7 @@ def stored_done_urls(store: Store, delivery_id: int) -> list[object]:
 
 
 async def test_a_reload_that_reorders_a_channels_urls_neither_skips_nor_resends(
-    store: Store, sender: Sender, receivers: tuple[JsonReceiver, JsonReceiver]
+    store: Store, sender: Sender, receivers: tuple[WebhookSink, WebhookSink]
 ) -> None:
     """team: [A, BROKEN]; A takes the message, BROKEN refuses it. The operator replaces
     BROKEN with C and lists it first: [C, A]. The retry goes to C, and not again to A.
@@ -101,7 +99,7 @@ async def test_a_reload_that_reorders_a_channels_urls_neither_skips_nor_resends(
 
 
 async def test_a_url_dropped_by_a_reload_stays_done_if_it_comes_back(
-    store: Store, sender: Sender, receivers: tuple[JsonReceiver, JsonReceiver]
+    store: Store, sender: Sender, receivers: tuple[WebhookSink, WebhookSink]
 ) -> None:
     """[A, BROKEN] -> [BROKEN] -> [A, C]: A, which took the message before, is not sent it
     again when a later reload brings it back."""
@@ -123,7 +121,7 @@ async def test_a_url_dropped_by_a_reload_stays_done_if_it_comes_back(
 
 
 async def test_done_urls_recorded_as_positions_by_an_older_version_retry_every_url(
-    store: Store, sender: Sender, receivers: tuple[JsonReceiver, JsonReceiver]
+    store: Store, sender: Sender, receivers: tuple[WebhookSink, WebhookSink]
 ) -> None:
     """A row written before URLs were recorded by digest holds positions ([0]): they match no
     URL, so every URL of the channel gets the retry (a possible duplicate, never a loss)."""

@@ -13,7 +13,7 @@ import apprise.plugins.slack
 import pytest
 import structlog
 
-from tests.support import JsonReceiver, SmtpReceiver, free_port
+from tests.support import Answer, SmtpSink, WebhookSink, free_port
 from watcher.deliver.sender import Sender, message_limits
 from watcher.events import MessageLimits, NotifyType
 
@@ -28,25 +28,23 @@ def sender() -> Iterator[Sender]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[JsonReceiver]:
-    r = JsonReceiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[WebhookSink]:
+    with WebhookSink() as sink:
+        yield sink
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    s = SmtpReceiver().start()
-    yield s
-    s.stop()
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as s:
+        yield s
 
 
-async def test_json_posts_exactly_apprises_payload(sender: Sender, receiver: JsonReceiver) -> None:
+async def test_json_posts_exactly_apprises_payload(sender: Sender, receiver: WebhookSink) -> None:
     """json:// posts {"version","title","message","attachments","type"} as JSON, once."""
     outcome = await sender.send([receiver.url("runs/alerts")], "Run FAILED", "run r-1 failed")
 
     assert (outcome.ok, outcome.accepted, outcome.reason) == (True, frozenset({0}), None)
-    assert receiver.received == [
+    assert receiver.posts == [
         {
             "version": "1.0",
             "title": "Run FAILED",
@@ -55,15 +53,16 @@ async def test_json_posts_exactly_apprises_payload(sender: Sender, receiver: Jso
             "type": "info",
         }
     ]
-    assert receiver.paths == ["/runs/alerts"]
-    assert receiver.content_types == ["application/json"]
+    assert [(r.path, r.content_type) for r in receiver.requests] == [
+        ("/runs/alerts", "application/json")
+    ]
 
 
 async def test_http_500_is_a_failure_with_its_status_then_a_retry_succeeds(
-    sender: Sender, receiver: JsonReceiver
+    sender: Sender, receiver: WebhookSink
 ) -> None:
     """A 5xx answer fails the URL with "HTTP 500 ..."; the next send goes through."""
-    receiver.plan = [500, 503]
+    receiver.plan(500, 503)
 
     first = await sender.send([receiver.url()], "t", "b")
     second = await sender.send([receiver.url()], "t", "b")
@@ -73,7 +72,7 @@ async def test_http_500_is_a_failure_with_its_status_then_a_retry_succeeds(
     assert first.reason == "JSON: HTTP 500 Internal Server Error"
     assert second.reason == "JSON: HTTP 503 Service Unavailable"
     assert third.ok
-    assert len(receiver.received) == 3
+    assert len(receiver.requests) == 3
 
 
 async def test_refused_connection_is_reported_as_such(sender: Sender) -> None:
@@ -85,16 +84,16 @@ async def test_refused_connection_is_reported_as_such(sender: Sender) -> None:
 
 
 async def test_a_hung_webhook_times_out_without_blocking_the_loop(
-    sender: Sender, receiver: JsonReceiver
+    sender: Sender, receiver: WebhookSink
 ) -> None:
     """A send that hangs fails with "timed out after 0.5s" while other sends go on.
 
     The hung thread finishes once the server answers; its message did arrive, so the retry
     delivers it a second time: the documented duplicate of a send that outlives its timeout.
     """
-    healthy = JsonReceiver()
+    healthy = WebhookSink().start()
     try:
-        receiver.plan = ["hang"]
+        receiver.plan(Answer(hang=True))  # held, then taken: a server slower than our timeout
         hung_task = asyncio.create_task(sender.send([receiver.url()], "t", "late"))
         quick = await sender.send([healthy.url()], "t", "quick")
 
@@ -103,21 +102,21 @@ async def test_a_hung_webhook_times_out_without_blocking_the_loop(
         hung = await hung_task
         assert (hung.ok, hung.reason) == (False, "timed out after 0.5s")
 
-        receiver.release.set()
+        receiver.release()
         retry = await sender.send([receiver.url()], "t", "late")
         assert retry.ok
-        assert receiver.messages == ["late", "late"]
+        assert [r.message for r in receiver.requests] == ["late", "late"]
     finally:
-        healthy.close()
+        healthy.stop()
 
 
 async def test_a_send_queued_behind_busy_threads_never_runs_after_its_timeout(
-    receiver: JsonReceiver,
+    receiver: WebhookSink,
 ) -> None:
     """With every thread busy, a send times out unstarted, and is cancelled, not run later."""
     sender = Sender(concurrency=1, timeout=TIMEOUT)
     try:
-        receiver.plan = ["hang"]
+        receiver.plan(Answer(hang=True))
         hung, queued = await asyncio.gather(
             sender.send([receiver.url()], "t", "hung"),
             sender.send([receiver.url()], "t", "queued"),
@@ -125,30 +124,30 @@ async def test_a_send_queued_behind_busy_threads_never_runs_after_its_timeout(
         assert hung.reason == "timed out after 0.5s"
         assert queued.reason == "not started within 0.5s: all 1 sender threads were busy"
 
-        receiver.release.set()
+        receiver.release()
         # The one thread runs work in order: had "queued" survived, it would arrive first.
         assert (await sender.send([receiver.url()], "t", "after")).ok
-        assert receiver.messages == ["hung", "after"]
+        assert [r.message for r in receiver.requests] == ["hung", "after"]
     finally:
         sender.close()
 
 
-async def test_mailto_delivers_to_a_real_smtp_server(sender: Sender, smtp: SmtpReceiver) -> None:
+async def test_mailto_delivers_to_a_real_smtp_server(sender: Sender, smtp: SmtpSink) -> None:
     """mailto:// speaks plain SMTP: the title is the subject, the body the text."""
     outcome = await sender.send([smtp.url], "Run SUCCEEDED", "run r-2 succeeded")
 
     assert outcome.ok
     [message] = smtp.messages
     assert message["Subject"] == "Run SUCCEEDED"
-    assert message["To"] == "b@example.com"
-    assert "a@example.com" in message["From"]
+    assert message["To"] == "oncall@example.com"
+    assert "watcher@example.com" in message["From"]
     texts = [part.get_payload(decode=True) for part in message.walk() if not part.is_multipart()]
     assert any(b"run r-2 succeeded" in text for text in texts if isinstance(text, bytes))
 
 
 async def test_smtp_down_then_back(sender: Sender) -> None:
     """No SMTP server: a failed outcome naming the refusal; once it listens, the send works."""
-    server = SmtpReceiver()
+    server = SmtpSink()
 
     down = await sender.send([server.url], "t", "b")
     assert (down.ok, down.reason) == (False, "E-Mail: connection refused")
@@ -178,7 +177,7 @@ async def test_a_silent_smtp_server_times_out(sender: Sender) -> None:
 
 async def test_smtp_rejection_carries_the_servers_reply(sender: Sender) -> None:
     """A recipient the server refuses: the reason is its SMTP reply code and text."""
-    server = SmtpReceiver(refuse=True).start()
+    server = SmtpSink(refuse=True).start()
     try:
         outcome = await sender.send([server.url], "t", "b")
     finally:
@@ -295,10 +294,10 @@ async def test_slack_failures_give_the_status_and_slacks_error_code(
 
 
 async def test_two_urls_one_failing_then_a_retry_skips_the_good_one(
-    sender: Sender, receiver: JsonReceiver
+    sender: Sender, receiver: WebhookSink
 ) -> None:
     """accepted has the URL that took the message; the retry sends only to the other."""
-    bad = JsonReceiver(otherwise=500)
+    bad = WebhookSink(default=500).start()
     try:
         urls = [receiver.url(), bad.url()]
 
@@ -309,14 +308,14 @@ async def test_two_urls_one_failing_then_a_retry_skips_the_good_one(
         second = await sender.send(urls, "t", "b", skip=first.accepted)
         assert (second.ok, second.accepted) == (False, frozenset({0}))
 
-        bad.otherwise = 200
+        bad.set_default(200)
         third = await sender.send(urls, "t", "b", skip=second.accepted)
         assert (third.ok, third.accepted, third.reason) == (True, frozenset({0, 1}), None)
 
-        assert len(receiver.received) == 1
-        assert len(bad.received) == 3
+        assert len(receiver.requests) == 1
+        assert len(bad.requests) == 3
     finally:
-        bad.close()
+        bad.stop()
 
 
 async def test_a_url_apprise_cannot_read_fails_without_raising(sender: Sender) -> None:
@@ -357,13 +356,11 @@ async def test_failures_leak_no_secret_into_reasons_or_logs(
     reach our handlers, and the reasons we build from them are redacted.
     """
     secrets = ["SuperSecretPw1", "TopSecretTok", "HeaderSecret99", "GivenSecret77", "MailPassw0rd"]
-    refusing = JsonReceiver(otherwise=500)
-    smtp = SmtpReceiver().start()
+    refusing = WebhookSink(default=500).start()
+    smtp = SmtpSink().start()
     sender = Sender(concurrency=4, timeout=TIMEOUT, secrets=["GivenSecret77"])
     urls = [
-        refusing.url(
-            "GivenSecret77/hook", auth="user:SuperSecretPw1@", query="-token=TopSecretTok"
-        ),
+        refusing.url("GivenSecret77/hook", auth="user:SuperSecretPw1", query="-token=TopSecretTok"),
         f"json://user:SuperSecretPw1@127.0.0.1:{free_port()}/hook"
         "?-token=TopSecretTok&+X-Api-Key=HeaderSecret99",
         f"mailto://user:MailPassw0rd@127.0.0.1:{smtp.port}?from=a@example.com&to=b@example.com",
@@ -375,7 +372,7 @@ async def test_failures_leak_no_secret_into_reasons_or_logs(
     finally:
         sender.close()
         smtp.stop()
-        refusing.close()
+        refusing.stop()
 
     assert outcome.reason is not None
     assert outcome.reason.split("; ") == [

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import DaemonProcess, WebhookReceiver, run_ids_in, statuses_in, wait_for
+from tests.support import DaemonProcess, WebhookSink, run_ids_in, statuses_in, wait_for
 from watcher.errors import BadResponse, RateLimited, TransientApiError
 from watcher.events import Snapshot, Source
 from watcher.fetch import DataframerClient, observe
@@ -97,12 +97,12 @@ FAULTS: dict[str, tuple[dict[str, Any], bool]] = {
 }
 
 
-def _config(write_config, simulator: SimulatorServer, webhook: WebhookReceiver, **extra: Any):
+def _config(write_config, simulator: SimulatorServer, webhook: WebhookSink, **extra: Any):
     extra.setdefault("track", {"all": True})
     extra.setdefault("poll", {"interval": f"{int(INTERVAL * 1000)}ms"})
     return write_config(
         dataframer={"base_url": simulator.url, "timeout": "500ms"},
-        channels={"hook": webhook.url},
+        channels={"hook": webhook.url()},
         delivery={"retry_initial": "200ms", "retry_max": "1s"},
         **extra,
     )
@@ -118,7 +118,7 @@ def _report(name: str, **numbers: Any) -> None:
 
 @pytest.mark.timeout(120)
 def test_each_api_fault_then_recovery_alerts_each_real_transition_once(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """One daemon, one phase per fault class. During each fault two watched runs finish and a
     new one appears already finished; after it, exactly those alerts go out, once each, and
@@ -162,9 +162,9 @@ def test_each_api_fault_then_recovery_alerts_each_real_transition_once(
             what=f"the alerts after {name}",
         )
         arrived = [
-            t
-            for t, post in zip(webhook.arrivals, webhook.posts, strict=True)
-            if set(phase) & set(run_ids_in([post["message"]]))
+            request.at
+            for request in webhook.accepted
+            if set(phase) & set(run_ids_in([request.message]))
         ]
         recovery = max(0.0, max(arrived) - clear_at)
         backoffs = _backoffs(daemon)[backoffs_before:]
@@ -203,7 +203,7 @@ def test_each_api_fault_then_recovery_alerts_each_real_transition_once(
 
 
 def test_a_401_during_operation_is_one_error_line_and_polling_goes_on(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """Start OK, then the key is refused: one error line (not one per try), backoff to the
     ten-interval cap, the daemon stays up; once the key works again alerts flow."""
@@ -231,7 +231,7 @@ def test_a_401_during_operation_is_one_error_line_and_polling_goes_on(
     sim.faults.clear()
     clear_at = time.monotonic()
     wait_for(lambda: webhook.run_ids() == [run.id], what="the alert after the key works")
-    recovery = max(webhook.arrivals) - clear_at
+    recovery = max(r.at for r in webhook.accepted) - clear_at
     daemon.wait_event("tick", at_least=daemon.count("tick") + 3)
     assert daemon.terminate() == 0
     assert webhook.run_ids() == [run.id]
@@ -240,7 +240,7 @@ def test_a_401_during_operation_is_one_error_line_and_polling_goes_on(
 
 
 def test_explicit_runs_back_off_when_every_read_fails(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """Runs tracked by id are read one by one; when the API is down every read fails, and
     that is an outage (the tick fails and polling backs off), not N contained run errors."""
@@ -260,7 +260,7 @@ def test_explicit_runs_back_off_when_every_read_fails(
     sim.faults.clear()
     clear_at = time.monotonic()
     wait_for(lambda: webhook.run_ids() == [runs[0].id], what="the alert after the outage")
-    recovery = max(webhook.arrivals) - clear_at
+    recovery = max(r.at for r in webhook.accepted) - clear_at
     daemon.wait_event("tick", at_least=daemon.count("tick") + 3)
     assert daemon.terminate() == 0
     assert webhook.run_ids() == [runs[0].id]
@@ -269,7 +269,7 @@ def test_explicit_runs_back_off_when_every_read_fails(
 
 
 def test_explicit_runs_honour_retry_after_on_detail_reads(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """A 429 on a single-run read slows the whole tick down to the API's Retry-After."""
     sim = simulator.sim
@@ -293,7 +293,7 @@ def test_explicit_runs_honour_retry_after_on_detail_reads(
 
 
 def test_a_429_on_the_very_first_tick_delays_the_second(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """Even before the schedule exists, Retry-After decides when the next poll comes."""
     sim = simulator.sim

@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from tests.support import DaemonProcess, WebhookReceiver, run_ids_in, state_deliveries, wait_for
+from tests.support import (
+    Answer,
+    DaemonProcess,
+    WebhookSink,
+    run_ids_in,
+    state_deliveries,
+    wait_for,
+)
 from watcher.simulator import SimulatorServer
 
 RUNS = 200
@@ -27,14 +34,14 @@ KILLS = 5
 CHANNELS = ("a", "b")
 
 
-def _settle(hooks: dict[str, WebhookReceiver]) -> None:
+def _settle(hooks: dict[str, WebhookSink]) -> None:
     """Wait (bounded) until the webhooks have taken every request already on its way."""
     last = None
     stable_since = time.monotonic()
 
     def quiet() -> bool:
         nonlocal last, stable_since
-        now = sum(hook.requests for hook in hooks.values())
+        now = sum(len(hook.requests) for hook in hooks.values())
         if now != last:
             last, stable_since = now, time.monotonic()
         return time.monotonic() - stable_since >= 0.3
@@ -64,13 +71,13 @@ def test_kill_9_mid_burst_misses_nothing_and_duplicates_only_sends_in_flight(
     are the only duplicates. Nothing is ever missed."""
     seed = int(os.environ.get("FAULTS_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
-    hooks = {name: WebhookReceiver(delay=0.01) for name in CHANNELS}
+    hooks = {name: WebhookSink(default=Answer(delay=0.01)).start() for name in CHANNELS}
     try:
         config = write_config(
             dataframer={"base_url": simulator.url},
             poll={"interval": "100ms"},
             track={"all": True},
-            channels={name: hook.url for name, hook in hooks.items()},
+            channels={name: hook.url() for name, hook in hooks.items()},
             delivery={"retry_initial": "200ms", "retry_max": "1s", "max_runs_per_message": 3},
         )
         db = config.parent / "state" / "watcher.db"

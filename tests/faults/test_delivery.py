@@ -12,7 +12,6 @@ Recovery times (channel back -> alert received) are printed, not asserted: run w
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections import Counter
@@ -20,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import (
+    HANG,
     DaemonProcess,
     SmtpSink,
-    WebhookReceiver,
+    WebhookSink,
     free_port,
     state_deliveries,
     wait_for,
@@ -76,11 +76,6 @@ def _finish(simulator: SimulatorServer, daemon: DaemonProcess, outcome: str) -> 
     return run.id
 
 
-def _stop(sink: SmtpSink) -> None:
-    with contextlib.suppress(Exception):  # never started: nothing to stop
-        sink.stop()
-
-
 def _report(name: str, **numbers: Any) -> None:
     print(f"\n[faults] {name}: " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
 
@@ -90,10 +85,10 @@ def test_a_failing_channel_recovers_alone_and_each_alert_arrives_once(
 ) -> None:
     """SMTP down then up; a webhook answering 500 until fixed; a webhook failing its next 3
     attempts. The healthy channel gets each alert at once, the failing one once it is back."""
-    hook = WebhookReceiver()
+    hook = WebhookSink().start()
     mail = SmtpSink(free_port())  # reserved, not started: the mail server is down
     try:
-        config = _config(write_config, simulator, hook.url, mail.url)
+        config = _config(write_config, simulator, hook.url(), mail.url)
         db = _db(config)
         daemon = start_daemon(config)
         daemon.wait_event("started")
@@ -118,7 +113,7 @@ def test_a_failing_channel_recovers_alone_and_each_alert_arrives_once(
         assert all(a["ok"] is False and "connection refused" in a["reason"] for a in failures)
 
         # B: the webhook answers 500 until fixed; mail gets the alert regardless.
-        hook.fail_first = hook.requests + 1_000_000
+        hook.set_default(500)
         run_b = _finish(simulator, daemon, "CANCELED")
         wait_for(lambda: run_b in mail.run_ids(), what="the mail alert, webhook failing")
         wait_for(lambda: _failed_attempts(db, "hook", run_b) >= 2, what="two failed hook tries")
@@ -132,7 +127,7 @@ def test_a_failing_channel_recovers_alone_and_each_alert_arrives_once(
         hook_recovery = time.monotonic() - back
 
         # C: the webhook answers 500 to its next three attempts, then takes the alert.
-        hook.fail_first = hook.requests + 3
+        hook.plan(500, 500, 500)
         run_c = _finish(simulator, daemon, "SUCCEEDED")
         wait_for(lambda: run_c in hook.run_ids() and run_c in mail.run_ids(), what="both C alerts")
         ticks = daemon.count("tick")
@@ -161,7 +156,7 @@ def test_a_failing_channel_recovers_alone_and_each_alert_arrives_once(
         )
     finally:
         hook.stop()
-        _stop(mail)
+        mail.stop()
 
 
 def test_dead_letters_show_in_status_and_history_and_redeliver_sends_them_once(
@@ -169,10 +164,10 @@ def test_dead_letters_show_in_status_and_history_and_redeliver_sends_them_once(
 ) -> None:
     """Past the horizon a delivery is dead (visible, not retried); `redeliver` requeues it
     and, the channel fixed, it goes out exactly once."""
-    hook = WebhookReceiver(fail_first=1_000_000)
+    hook = WebhookSink(default=500).start()
     mail = SmtpSink(free_port())  # down
     try:
-        config = _config(write_config, simulator, hook.url, mail.url, horizon="1s")
+        config = _config(write_config, simulator, hook.url(), mail.url, horizon="1s")
         db = _db(config)
         daemon = start_daemon(config)
         daemon.wait_event("started")
@@ -211,7 +206,7 @@ def test_dead_letters_show_in_status_and_history_and_redeliver_sends_them_once(
         }
     finally:
         hook.stop()
-        _stop(mail)
+        mail.stop()
 
 
 def test_a_hung_webhook_stalls_neither_polling_nor_the_other_channel(
@@ -221,9 +216,9 @@ def test_a_hung_webhook_stalls_neither_polling_nor_the_other_channel(
     to match). Each send is abandoned after delivery.timeout, but its thread cannot be
     stopped: retries must not pile up hung threads until the other channel finds none free.
     Polls go on, mail gets each alert at once, the webhook each alert once it answers."""
-    hook = WebhookReceiver(hang_first=1_000_000, hang_seconds=30)
+    hook = WebhookSink(default=HANG, hang_limit=30).start()
     try:
-        url = hook.url + "?rto=30&cto=30"
+        url = hook.url(query="rto=30&cto=30")
         config = _config(write_config, simulator, url, smtp.url, timeout="500ms", concurrency=2)
         daemon = start_daemon(config)
         daemon.wait_event("started")
@@ -261,20 +256,20 @@ def test_a_hung_webhook_stalls_neither_polling_nor_the_other_channel(
 async def test_retries_to_a_hung_url_hold_at_most_one_sender_thread() -> None:
     """Two threads, a URL that never answers tried three times, then a healthy URL: it gets a
     thread (before, each abandoned try kept one and the healthy send found none free)."""
-    hung = WebhookReceiver(hang_first=1_000_000, hang_seconds=10)
-    healthy = WebhookReceiver()
+    hung = WebhookSink(default=HANG, hang_limit=10).start()
+    healthy = WebhookSink().start()
     sender = Sender(concurrency=2, timeout=0.3)
     try:
-        outcomes = [await sender.send([hung.url + "?rto=30"], "t", "x") for _ in range(3)]
+        outcomes = [await sender.send([hung.url(query="rto=30")], "t", "x") for _ in range(3)]
         assert [o.reason for o in outcomes] == [
             "timed out after 0.3s",
             "an earlier send to it is still hanging",
             "an earlier send to it is still hanging",
         ]
-        assert hung.requests == 1
-        assert (await sender.send([healthy.url], "t", "y")).ok
+        assert len(hung.requests) == 1
+        assert (await sender.send([healthy.url()], "t", "y")).ok
         hung.heal()
-        assert (await sender.send([hung.url + "?rto=30"], "t", "z")).ok
+        assert (await sender.send([hung.url(query="rto=30")], "t", "z")).ok
     finally:
         sender.close()
         hung.stop()

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.support import WebhookReceiver, state_deliveries, wait_for
+from tests.support import HANG, Answer, WebhookSink, state_deliveries, wait_for
 from watcher.simulator import SimulatorServer
 
 
@@ -38,16 +38,16 @@ def test_sigterm_while_a_send_hangs_exits_0_in_the_grace_period_and_keeps_it_pen
     read timeout is raised to match): SIGTERM (sent again, with a Ctrl-C, for good measure)
     still ends the daemon within its grace period, exit 0, and the alert goes out once on
     the next start."""
-    hook = WebhookReceiver(hang_first=1, hang_seconds=30)
+    hook = WebhookSink(plan=[HANG], hang_limit=30).start()
     try:
         # rto/cto: apprise's own socket timeouts, raised so only ours can end the send.
-        url = hook.url + "?rto=30&cto=30"
+        url = hook.url(query="rto=30&cto=30")
         config = _config(write_config, simulator, url, timeout="1s")
         grace = 1 + 1  # delivery.timeout + 1 s (at most 10 s)
         daemon = start_daemon(config)
         daemon.wait_event("started")
         (run,) = simulator.sim.create_runs(status="FAILED")
-        wait_for(lambda: hook.requests >= 1, what="the send to reach the hanging webhook")
+        wait_for(lambda: len(hook.requests) >= 1, what="the send to reach the hanging webhook")
         sent_at = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
         daemon.wait_event("stopping")
@@ -77,9 +77,9 @@ def test_sigterm_mid_backlog_starts_no_new_send_and_loses_none(
     """A backlog longer than the grace period, one message at a time to a slow webhook:
     SIGTERM lets the send in flight finish and starts no other, so after a restart every
     alert has arrived exactly once."""
-    hook = WebhookReceiver(delay=0.2)
+    hook = WebhookSink(default=Answer(delay=0.2)).start()
     try:
-        config = _config(write_config, simulator, hook.url, timeout="2s", max_runs_per_message=1)
+        config = _config(write_config, simulator, hook.url(), timeout="2s", max_runs_per_message=1)
         daemon = start_daemon(config)
         daemon.wait_event("started")
         runs = simulator.sim.create_runs(16, status="SUCCEEDED")  # 16 x 0.2 s > 2 s grace

@@ -25,7 +25,7 @@ import yaml
 from tests.support import (
     ROOT,
     SmtpSink,
-    WebhookReceiver,
+    WebhookSink,
     can_make_immutable,
     free_port,
     immutable,
@@ -125,10 +125,10 @@ def test_a_v1_state_file_is_migrated_and_its_pending_alerts_go_out(
     db = tmp_path / "state" / "watcher.db"
     db.parent.mkdir()
     shutil.copy(ROOT / "tests" / "data" / "state-v1.db", db)
-    team, oncall = WebhookReceiver(), WebhookReceiver()
+    team, oncall = WebhookSink().start(), WebhookSink().start()
     try:
         config = _config(
-            write_config, simulator, {"team": team.url, "oncall": oncall.url}, track={}
+            write_config, simulator, {"team": team.url(), "oncall": oncall.url()}, track={}
         )
         daemon = start_daemon(config)
         daemon.wait_event("started")
@@ -161,14 +161,14 @@ async def test_delivery_sends_nothing_it_could_not_ack(tmp_path: Path) -> None:
     db = tmp_path / "watcher.db"
     shutil.copy(ROOT / "tests" / "data" / "state-v1.db", db)
     Store.open(db).close()  # migrated: two deliveries of run-b are due
-    hook = WebhookReceiver()
+    hook = WebhookSink().start()
     config = tmp_path / "watcher.yaml"
     config.write_text(
         yaml.safe_dump(
             {
                 "dataframer": {"base_url": "http://127.0.0.1:9"},
                 "state": {"path": str(db)},
-                "channels": {"team": hook.url, "oncall": hook.url},
+                "channels": {"team": hook.url(), "oncall": hook.url()},
             }
         )
     )
@@ -192,7 +192,7 @@ async def test_delivery_sends_nothing_it_could_not_ack(tmp_path: Path) -> None:
         for _ in range(3):
             with pytest.raises(StateError, match="readonly"):
                 await runtime.drain_all()
-        assert hook.requests == 0
+        assert hook.requests == []
     finally:
         await runtime.aclose()
         hook.stop()
@@ -209,11 +209,11 @@ def test_a_state_file_that_stops_taking_writes_fails_ticks_sends_nothing_and_rec
     writable, both the retry and the transition that happened meanwhile go out once."""
     if not can_make_immutable(tmp_path):
         pytest.skip("needs root and a file system with chattr +i to make a file read-only")
-    hook = WebhookReceiver(fail_first=1_000_000)
+    hook = WebhookSink(default=500).start()
     try:
         # At debug level each refused delivery pass shows (only the first is a warning).
         config = _config(
-            write_config, simulator, {"hook": hook.url}, log={"format": "json", "level": "debug"}
+            write_config, simulator, {"hook": hook.url()}, log={"format": "json", "level": "debug"}
         )
         db = config.parent / "state" / "watcher.db"
         daemon = start_daemon(config)
@@ -261,9 +261,9 @@ def test_a_daemon_started_on_a_read_only_state_file_carries_on_once_it_is_writab
     and backs off; once the file is writable it records and alerts, without a restart."""
     if not can_make_immutable(tmp_path):
         pytest.skip("needs root and a file system with chattr +i to make a file read-only")
-    hook = WebhookReceiver()
+    hook = WebhookSink().start()
     try:
-        config = _config(write_config, simulator, {"hook": hook.url})
+        config = _config(write_config, simulator, {"hook": hook.url()})
         db = config.parent / "state" / "watcher.db"
         first = start_daemon(config)
         first.wait_event("started")
@@ -293,14 +293,14 @@ def test_retention_prunes_delivered_runs_keeps_undelivered_ones_and_never_realer
     """retention: 1s, and the daemon prunes 5 s after start: the run whose alert was sent
     is pruned (a tombstone: discovery does not announce it again), the run whose mail is
     still retrying is kept with its events until that mail goes out."""
-    hook = WebhookReceiver()
+    hook = WebhookSink().start()
     mail = SmtpSink(free_port())  # down for now
     try:
         db = tmp_path / "state" / "watcher.db"
         config = _config(
             write_config,
             simulator,
-            {"hook": hook.url, "mail": mail.url},
+            {"hook": hook.url(), "mail": mail.url},
             state={"path": str(db), "retention": "1s"},
             routes=[
                 {"statuses": ["SUCCEEDED"], "channels": ["hook"]},

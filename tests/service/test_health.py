@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import API_KEY, WebhookReceiver, free_port, http_get, wait_for, watcher_cli
+from tests.support import API_KEY, WebhookSink, free_port, http_get, wait_for, watcher_cli
 from watcher import __version__
 from watcher.config import HealthConfig, Settings
 from watcher.service.monitor import Monitor
@@ -44,7 +44,7 @@ def probe(base: str, path: str) -> tuple[int, dict[str, object]]:
 
 def test_probes_and_metrics_through_an_api_outage(
     simulator: SimulatorServer,
-    webhook: WebhookReceiver,
+    webhook: WebhookSink,
     write_config,
     start_daemon,
 ) -> None:
@@ -57,7 +57,7 @@ def test_probes_and_metrics_through_an_api_outage(
         dataframer={"base_url": simulator.url},
         poll={"interval": "200ms"},
         track={"all": True},
-        channels={"hook": webhook.url},
+        channels={"hook": webhook.url()},
         health={"listen": f"127.0.0.1:{port}"},
     )
     daemon = start_daemon(config)
@@ -137,7 +137,7 @@ def test_a_taken_port_is_logged_and_the_daemon_runs_on(
             dataframer={"base_url": simulator.url},
             health={"listen": f"127.0.0.1:{port}"},
             poll={"interval": "200ms"},
-            channels={"hook": webhook.url},
+            channels={"hook": webhook.url()},
         )
         daemon = start_daemon(config)
         daemon.wait_event("started")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import structlog
 
-from tests.support import API_KEY, WebhookReceiver, wait_for
+from tests.support import API_KEY, WebhookSink, wait_for
 from watcher.config import Settings
 from watcher.service.daemon import Daemon
 from watcher.service.runtime import Runtime
@@ -25,10 +25,9 @@ def test_tick_ids_run_ids_and_no_secrets(
     """A tick's lines share its id up to its summary; run lines name the run; delivery lines
     name the delivery, channel and runs; the key, a URL password and a header token never
     appear, even when a send fails."""
-    webhook = WebhookReceiver(fail_first=1)
+    webhook = WebhookSink(plan=[500]).start()
     try:
-        host = webhook.url.removeprefix("json://")
-        url = f"json://watcher:{HOOK_PASSWORD}@{host}?+X-Token={HEADER_TOKEN}"
+        url = webhook.url(auth=f"watcher:{HOOK_PASSWORD}", query=f"+X-Token={HEADER_TOKEN}")
         config = write_config(
             dataframer={"base_url": simulator.url},
             poll={"interval": "200ms"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from tests.support import API_KEY, WebhookReceiver, wait_for
+from tests.support import API_KEY, WebhookSink, wait_for
 from watcher.config import Settings
 from watcher.logs import SCRUBBER, configure
 from watcher.service.reload import apply_reload, in_force, restart_only_changes
@@ -17,14 +17,14 @@ from watcher.simulator import SimulatorServer
 
 
 def test_a_broken_config_is_rejected_and_the_old_one_kept(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """The daemon logs the one-line error and still alerts through the channel it had."""
     config = write_config(
         dataframer={"base_url": simulator.url},
         poll={"interval": "200ms"},
         track={"all": True},
-        channels={"hook": webhook.url},
+        channels={"hook": webhook.url()},
     )
     daemon = start_daemon(config)
     daemon.wait_event("started")
@@ -45,17 +45,17 @@ def test_a_broken_config_is_rejected_and_the_old_one_kept(
 
 
 def test_a_good_config_applies_channels_runs_and_interval(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """From a 1 h interval and channel A to 200 ms, channel B and a newly tracked run: the
     run's alert reaches B soon after SIGHUP, which only a rescheduled poll can do."""
     done = simulator.sim.create_runs(outcomes=["FAILED"], status="FAILED")[0]
-    channel_b = WebhookReceiver()
+    channel_b = WebhookSink().start()
     try:
         config = write_config(
             dataframer={"base_url": simulator.url},
             poll={"interval": "1h"},
-            channels={"a": webhook.url},
+            channels={"a": webhook.url()},
         )
         daemon = start_daemon(config)
         daemon.wait_event("started")
@@ -64,7 +64,7 @@ def test_a_good_config_applies_channels_runs_and_interval(
             dataframer={"base_url": simulator.url, "timeout": "7s"},  # needs a restart
             poll={"interval": "200ms"},
             track={"runs": [done.id]},
-            channels={"b": channel_b.url},
+            channels={"b": channel_b.url()},
         )
         daemon.proc.send_signal(signal.SIGHUP)
         daemon.wait_event("reloaded")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import signal
 
-from tests.support import WebhookReceiver, state_deliveries, wait_for
+from tests.support import WebhookSink, state_deliveries, wait_for
 from watcher.simulator import SimulatorServer
 
 DETAIL_ONLY = r"^/api/dataframer/runs/[^/]+/$"
 
 
 def test_sigterm_during_a_slow_tick_lets_it_finish_and_record(
-    simulator: SimulatorServer, webhook: WebhookReceiver, write_config, start_daemon
+    simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
 ) -> None:
     """A run finishes; the tick that sees it reads its detail, which the simulator holds for
     1.5 s. SIGTERM arrives meanwhile: that tick still completes (its "tick" line is logged
@@ -22,7 +22,7 @@ def test_sigterm_during_a_slow_tick_lets_it_finish_and_record(
         dataframer={"base_url": simulator.url},
         poll={"interval": "100ms"},
         track={"all": True},
-        channels={"hook": webhook.url},
+        channels={"hook": webhook.url()},
     )
     daemon = start_daemon(config)
     daemon.wait_event("started")

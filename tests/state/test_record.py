@@ -24,6 +24,7 @@ def unseen(snap: Snapshot) -> bool:
     """Tracked by id and never observed: its first observation may be an alert."""
     return snap.status is None and not snap.gone and not snap.muted
 
+
 NOW = datetime(2026, 11, 29, 8, 45, 39, 123456, tzinfo=UTC)
 
 
@@ -316,9 +317,11 @@ def test_check_writable_passes_on_a_writable_file_and_fails_on_one_that_refuses(
     with Store.open(path) as store:
         store.check_writable()
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
-    with Store(path, conn, readonly=False) as refusing:
-        with pytest.raises(StateError, match=f"cannot write state file {path}"):
-            refusing.check_writable()
+    with (
+        Store(path, conn, readonly=False) as refusing,
+        pytest.raises(StateError, match=f"cannot write state file {path}"),
+    ):
+        refusing.check_writable()
 
 
 def test_a_closed_store_says_so(path: Path) -> None:
@@ -376,9 +379,11 @@ def test_track_reports_every_case(store: Store) -> None:
         "expl-active": "already tracked",
         "disc-active": "already tracked",
         "disc-alerted": "already tracked",
-        "baseline-done": TrackResult.TO_ANNOUNCE,  # finished during the silent baseline: announce once
+        # Finished during the silent baseline: announced once.
+        "baseline-done": TrackResult.TO_ANNOUNCE,
         "muted-active": TrackResult.AGAIN,
-        "muted-done": TrackResult.TO_ANNOUNCE,  # finished while muted, never told: announce once
+        # Finished while untracked, never told: announced once.
+        "muted-done": TrackResult.TO_ANNOUNCE,
         "muted-alerted": TrackResult.AGAIN,  # already told: do not repeat
         "gone-muted": TrackResult.AGAIN,
     }

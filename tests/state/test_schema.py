@@ -492,9 +492,12 @@ def test_a_read_only_state_directory_names_the_lock_file_and_the_directory(
     directory = tmp_path / "state"
     path = directory / "w.db"
     Store.open(path).close()
-    with _refusing_writes(directory), Store.open(path) as store:
-        with pytest.raises(StateError) as caught:
-            store.acquire_daemon_lock()
+    with (
+        _refusing_writes(directory),
+        Store.open(path) as store,
+        pytest.raises(StateError) as caught,
+    ):
+        store.acquire_daemon_lock()
     message = str(caught.value)
     assert f"{path}.lock" in message
     assert f"the directory {directory} refused it" in message

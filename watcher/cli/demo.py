@@ -7,13 +7,9 @@ demo needs no config, no network and leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,53 +20,9 @@ from watcher.logs import configure
 from watcher.models import is_terminal
 from watcher.service.daemon import Daemon
 from watcher.service.runtime import Runtime
-from watcher.simulator import DEMO_SETTLES_AFTER, SimulatorServer, demo_scenario
+from watcher.simulator import DEMO_SETTLES_AFTER, SimulatorServer, WebhookSink, demo_scenario
 
 DEMO_KEY = "demo-key"
-
-
-class AlertSink:
-    """A real HTTP receiver behind an apprise json:// URL; hands each alert to a callback."""
-
-    def __init__(self, on_alert: Callable[[dict[str, Any]], None]) -> None:
-        sink = self
-        self.alerts: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    payload = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    payload = {"title": "(unreadable)", "message": ""}
-                with sink._lock:
-                    sink.alerts.append(payload)
-                on_alert(payload)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the demo prints alerts, not access logs
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The apprise URL that posts here."""
-        return f"json://127.0.0.1:{self._server.server_address[1]}/alerts"
-
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def _print_alert(payload: dict[str, Any]) -> None:
@@ -82,7 +34,7 @@ def _print_alert(payload: dict[str, Any]) -> None:
 def run_demo(*, timeout: float = 60.0) -> int:
     """Run the whole demo; 0 when every demo run was alerted exactly once before `timeout`."""
     configure(level="warning", fmt="console")
-    sink = AlertSink(_print_alert)
+    sink = WebhookSink(on_alert=_print_alert)
     sink.start()
     try:
         with SimulatorServer(api_key=DEMO_KEY) as server, tempfile.TemporaryDirectory() as tmp:
@@ -93,19 +45,19 @@ def run_demo(*, timeout: float = 60.0) -> int:
                 "poll:\n  interval: 1s\n"
                 f"state:\n  path: {Path(tmp) / 'watcher.db'}\n"
                 "track:\n  all: true\n"
-                f"channels:\n  sink: {sink.url}\n"
+                f"channels:\n  sink: {sink.url('alerts')}\n"
                 "delivery:\n  retry_initial: 1s\n"
                 "health:\n  enabled: false\n"
             )
             settings = load_settings(config, environ={"DATAFRAMER_API_KEY": DEMO_KEY})
-            click.echo(f"simulator: {server.url}   alert sink: {sink.url}   state: {tmp}")
+            click.echo(f"simulator: {server.url}   alert sink: {sink.url('alerts')}   state: {tmp}")
             return asyncio.run(_watch(settings, config, server, sink, deadline=timeout))
     finally:
         sink.stop()
 
 
 async def _watch(
-    settings: Settings, config: Path, server: SimulatorServer, sink: AlertSink, *, deadline: float
+    settings: Settings, config: Path, server: SimulatorServer, sink: WebhookSink, *, deadline: float
 ) -> int:
     sim = server.sim
     runs = demo_scenario(sim)
@@ -121,18 +73,18 @@ async def _watch(
     while time.monotonic() - started < deadline and not daemon_task.done():
         finished = {run.id for run in runs if is_terminal(sim.status(run.id))} - finished_before
         settled = time.monotonic() - started > DEMO_SETTLES_AFTER
-        if settled and finished and set(_mentions(sink)) >= finished:
+        if settled and finished and set(sink.run_ids()) >= finished:
             break
         await asyncio.sleep(0.1)
     daemon.stop()
     await daemon_task
     finished = {run.id for run in runs if is_terminal(sim.status(run.id))} - finished_before
-    mentions = _mentions(sink)  # one entry per run an alert named (alerts may group runs)
+    mentions = sink.run_ids()  # one entry per run an alert named (alerts may group runs)
     statuses = Counter(sim.status(run_id) for run_id in finished)
     click.echo(
         f"\ndemo finished in {time.monotonic() - started:.1f}s: {len(finished)} runs finished "
         f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}), "
-        f"{len(mentions)} run alerts in {len(sink.alerts)} messages, "
+        f"{len(mentions)} run alerts in {len(sink.posts)} messages, "
         f"{len(runs) - len(finished) - len(finished_before)} run(s) still under way"
     )
     if Counter(mentions) != Counter(finished):
@@ -144,12 +96,3 @@ async def _watch(
         )
         return 1
     return 0
-
-
-def _mentions(sink: AlertSink) -> list[str]:
-    ids: list[str] = []
-    for alert in list(sink.alerts):
-        for line in str(alert.get("message", "")).splitlines():
-            if line.startswith("Run: "):
-                ids.append(line.removeprefix("Run: ").strip())
-    return ids

@@ -33,9 +33,9 @@ import watcher.state.queries as state_views
 import watcher.state.record as state_record
 from watcher.errors import StateError, StateLocked
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
-from watcher.state.schema import open_connection, reason
 from watcher.models import TERMINAL_STATUSES, is_terminal
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
+from watcher.state.schema import open_connection, reason
 from watcher.state.timestamps import ts
 
 __all__ = ["AttemptEntry", "HistoryEntry", "StatusRow", "Store", "TrackResult"]
