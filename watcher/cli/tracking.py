@@ -11,18 +11,17 @@ from watcher.config import Settings
 
 
 def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> list[str]:
-    """Track or untrack runs by id (normalised by the command line); one result line per id.
+    """Track or untrack runs by id (normalised, each once, by the command line); a line per id.
 
     Only `track` creates the state file: untracking from a file that does not exist yet
     finds nothing tracked, and leaves no empty state file (or directory) behind.
     """
-    ids = list(dict.fromkeys(run_ids))
     with state_file(settings, create=track) as store:
         if store is None:
-            results = dict.fromkeys(ids, "not tracked")
+            results = dict.fromkeys(run_ids, "not tracked")
         else:
             now = utcnow()
-            results = store.track(ids, now) if track else store.untrack(ids, now)
+            results = store.track(run_ids, now) if track else store.untrack(run_ids, now)
     return [f"{run_id}: {result}" for run_id, result in results.items()]
 
 

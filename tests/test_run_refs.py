@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.run_ids import normalize_run_id
+from watcher.run_refs import normalize_run_id
 
 
 def test_uuids_are_stripped_and_lower_cased() -> None:
