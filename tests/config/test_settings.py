@@ -77,13 +77,6 @@ def config_file(tmp_path: Path) -> WriteConfig:
     return write
 
 
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run the test inside tmp_path, so ./watcher.yaml lookups never see the repository's."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_defaults_without_file_or_environment(in_tmp: Path) -> None:
     """No file, no variables: the documented defaults."""
     settings = load_settings(environ={})
