@@ -1,14 +1,15 @@
-"""One rule for run ids everywhere: stripped, UUIDs lower-cased, junk refused."""
+"""One rule for run ids everywhere: stripped, UUIDs lower-cased, junk refused, each run once."""
 
 from __future__ import annotations
 
 import uuid
+from random import Random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.run_refs import normalize_run_id
+from watcher.run_refs import normalize_run_id, normalize_run_ids
 
 
 def test_uuids_are_stripped_and_lower_cased() -> None:
@@ -36,3 +37,27 @@ def test_every_uuid_in_any_case_normalizes_to_its_canonical_form(value: uuid.UUI
     """Case and surrounding whitespace never make two ids of one run."""
     assert normalize_run_id(f"  {str(value).upper()} ") == str(value)
     assert normalize_run_id(normalize_run_id(str(value))) == str(value)
+
+
+TOKENS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}", fullmatch=True)
+
+
+@given(st.lists(st.one_of(st.uuids().map(str), TOKENS), max_size=8), st.randoms())
+def test_a_list_of_ids_keeps_its_order_and_each_run_once(ids: list[str], rnd: Random) -> None:
+    """However a list is pasted (UUIDs in any case, spaces, repeats), each run appears once,
+    where it first appeared; the config, the CLI and the state file all read lists so."""
+    pasted = [f" {i.upper() if len(i) == 36 and rnd.random() < 0.5 else i}\t" for i in ids * 2]
+    result = normalize_run_ids(pasted)
+    assert result == list(dict.fromkeys(normalize_run_id(i) for i in ids))
+    assert normalize_run_ids(result) == result
+
+
+def test_a_list_with_junk_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="not a run id: 'a b'"):
+        normalize_run_ids(["good-1", "a b"])
+
+
+def test_36_characters_that_are_no_uuid_are_a_plain_token() -> None:
+    """Only a real UUID is lower-cased; a 36-character token keeps its case."""
+    token = "Run-" + "X" * 32
+    assert normalize_run_id(token) == token

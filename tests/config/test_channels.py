@@ -3,12 +3,25 @@ load for a command that never sends keeps the URLs as written."""
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
+from random import Random
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.config.helpers import config_error, write
-from watcher.config import ConfigError, config_warnings, load_settings, secrets_of
+from watcher.cli.usage import channel_argument
+from watcher.config import (
+    ConfigError,
+    Settings,
+    channel_key,
+    config_warnings,
+    load_settings,
+    secrets_of,
+)
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -45,6 +58,49 @@ def test_names_differing_only_by_case_are_refused(tmp_path: Path) -> None:
         None, {"WATCHER_CHANNELS": '{"A": "json://a.b.com", "a": "json://c.d.com"}'}
     )
     assert "'A' and 'a' differ only by case" in message
+
+
+def test_a_whole_json_section_overrides_the_file_in_any_case(tmp_path: Path) -> None:
+    """WATCHER_CHANNELS='{"Team": ...}' overrides the file's team, as WATCHER_CHANNELS__TEAM
+    does: each source is folded before they merge (this was refused as two names)."""
+    path = write(tmp_path, "channels:\n  team: json://a.example.com\n  ops: json://o.example.com\n")
+    environ = {"WATCHER_CHANNELS": '{"Team": "json://b.example.com"}'}
+    assert load_settings(path, environ=environ).channels == {
+        "team": ["json://b.example.com"],
+        "ops": ["json://o.example.com"],
+    }
+
+
+def test_keyword_arguments_are_folded_too() -> None:
+    settings = Settings(channels={"Team": "json://a.example.com"}, routes=[{"channels": ["TEAM"]}])
+    assert list(settings.channels) == ["team"]
+    assert settings.routes[0].channels == ["team"]
+    with pytest.raises(ConfigError, match="'A' and 'a' differ only by case"):
+        Settings(channels={"A": "json://a.example.com", "a": "json://b.example.com"})
+
+
+SPELLABLE = st.text(alphabet=string.ascii_letters + string.digits + ".-", min_size=1, max_size=10)
+
+
+@hypothesis.settings(max_examples=40, deadline=None, database=None)
+@given(SPELLABLE.filter(lambda name: any(c.isalpha() for c in name)), st.randoms())
+def test_every_spelling_of_a_name_is_one_channel(
+    tmp_path_factory: pytest.TempPathFactory, name: str, rnd: Random
+) -> None:
+    """The file, a route, the environment and the command line's --channel, each spelling the
+    name its own way, all meet on one channel (the one rule: channel_key)."""
+
+    def spell() -> str:
+        return "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in name)
+
+    path = write(
+        tmp_path_factory.mktemp("spell"),
+        f"channels:\n  {spell()}: json://a.example.com\nroutes:\n  - channels: [{spell()}]\n",
+    )
+    settings = load_settings(path, environ={f"WATCHER_CHANNELS__{spell()}": "json://b.example.com"})
+    assert settings.channels == {channel_key(name): ["json://b.example.com"]}
+    assert settings.routes[0].channels == [channel_key(name)]
+    assert channel_argument(settings, spell()) == channel_key(name)
 
 
 # --- loads that do not expand channel URLs ----------------------------------------------------

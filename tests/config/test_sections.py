@@ -11,7 +11,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.config.helpers import SECRET, assert_exit_2_one_line, check_config, config_error, write
-from watcher.config import load_settings
+from watcher.config import DeliveryConfig, PollConfig, Settings, load_settings
 from watcher.config.sections import (
     MAX_API_TIMEOUT,
     MAX_HORIZON,
@@ -113,3 +113,14 @@ def test_base_url_shows_scheme_and_host_at_most(value: str, shown: str) -> None:
 def test_swapped_base_url_from_the_cli(tmp_path: Path) -> None:
     result = check_config(tmp_path, "", DATAFRAMER_BASE_URL=SECRET)
     assert SECRET[2:8] not in assert_exit_2_one_line(result, "dataframer.base_url")
+
+
+# --- null means the default ------------------------------------------------------------------
+
+
+def test_null_means_default_in_a_section_and_for_a_whole_section() -> None:
+    """One rule for both levels: a key given as null is a key left out."""
+    assert PollConfig.model_validate({"interval": None}) == PollConfig()
+    settings = Settings(poll=None, delivery={"timeout": None, "concurrency": 2})
+    assert settings.poll == PollConfig()
+    assert settings.delivery == DeliveryConfig(concurrency=2)
