@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from watcher.config import (
-    DEFAULT_BASE_URL,
     ConfigError,
     Route,
     Settings,
     load_settings,
     resolve_api_key,
 )
+from watcher.config.sections import DEFAULT_BASE_URL
 
 ALL = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 

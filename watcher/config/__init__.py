@@ -37,7 +37,6 @@ from watcher.config.report import (
     secrets_of,
 )
 from watcher.config.sections import (
-    DEFAULT_BASE_URL,
     DataframerConfig,
     DeliveryConfig,
     HealthConfig,
@@ -47,12 +46,10 @@ from watcher.config.sections import (
     StateConfig,
     TrackConfig,
 )
-from watcher.config.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+from watcher.config.settings import Settings, load_settings
 from watcher.config.values import channel_key
 
 __all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_CONFIG_FILE",
     "ConfigError",
     "DataframerConfig",
     "DeliveryConfig",

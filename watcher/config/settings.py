@@ -127,7 +127,7 @@ class Settings(NullMeansDefault, BaseSettings):
         self._substituted = frozenset(context.substituted)
         self._key_field = context.key_field
         self._channels_expanded = context.expand_channels
-        self._warnings = _warnings(self, context)
+        self._warnings = _load_warnings(self, context)
         return self
 
     @classmethod
@@ -142,7 +142,7 @@ class Settings(NullMeansDefault, BaseSettings):
         return build_sources(settings_cls, init_settings, file_secret_settings)
 
 
-def _warnings(settings: Settings, context: LoadContext) -> list[str]:
+def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
     """`Settings.load_warnings`, from what the sources noted on the way."""
     found: list[str] = []
     config = settings.dataframer

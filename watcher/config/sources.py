@@ -2,8 +2,8 @@
 
 `build_sources` lists them, highest priority first: keyword arguments, the environment
 (``WATCHER_SECTION__KEY``, then the SDK's ``DATAFRAMER_*`` names), the YAML file (parsed
-strictly) and the credentials directory. Each is read through `_Read`, which does what every
-source needs before pydantic-settings merges them key by key:
+strictly) and the credentials directory. Each is read through `_LoadSource`, which does what
+every source needs before pydantic-settings merges them key by key:
 
 - channel names are folded (`watcher.config.values.fold_channel_names`), so a channel spelled
   ``OnCall`` in the file and ``oncall`` by ``WATCHER_CHANNELS__ONCALL`` is one channel, which
@@ -52,23 +52,23 @@ def build_sources(
         return name if name in environ else "WATCHER_DATAFRAMER"
 
     sources: list[PydanticBaseSettingsSource] = [
-        _Read(init_settings, context, lambda key: "the arguments"),
-        _Read(_MappingEnvSource(settings_cls, context.environ), context, env_name),
-        _Read(_SdkNamesSource(settings_cls, context.environ), context, lambda key: _SDK_KEY),
+        _LoadSource(init_settings, context, lambda key: "the arguments"),
+        _LoadSource(_MappingEnvSource(settings_cls, context.environ), context, env_name),
+        _LoadSource(_SdkNamesSource(settings_cls, context.environ), context, lambda key: _SDK_KEY),
     ]
     if context.yaml_path is not None:
         yaml_path = str(context.yaml_path)
         yaml_source = _YamlSource(settings_cls, context)
-        sources.append(_Read(yaml_source, context, lambda key: yaml_path, context.yaml_path))
+        sources.append(_LoadSource(yaml_source, context, lambda key: yaml_path, context.yaml_path))
     secrets_dir = context.secrets_dir
     if secrets_dir is not None and secrets_dir.exists():
         if not secrets_dir.is_dir():
             raise ConfigError(f"CREDENTIALS_DIRECTORY {secrets_dir} is not a directory")
         nested = NestedSecretsSettingsSource(file_secret_settings, secrets_dir=secrets_dir)
         where = f"a credential file in {secrets_dir}"
-        sources.append(_Read(nested, context, lambda key: where))
+        sources.append(_LoadSource(nested, context, lambda key: where))
         sdk_files = _SdkNamesSource(settings_cls, _secret_files(secrets_dir))
-        sources.append(_Read(sdk_files, context, lambda key: where))
+        sources.append(_LoadSource(sdk_files, context, lambda key: where))
     return tuple(sources)
 
 
@@ -80,7 +80,7 @@ def _gives(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-class _Read(PydanticBaseSettingsSource):
+class _LoadSource(PydanticBaseSettingsSource):
     """A source as the load reads it: its channel names folded, and who gives the key noted.
 
     Sources are called highest priority first. The first to give either key field decides
