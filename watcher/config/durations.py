@@ -188,19 +188,17 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _invalid(value: object, why: str = "") -> ValueError:
+def _invalid(value: object, why: str = "", error: type[ValueError] = ValueError) -> ValueError:
     reason = f" ({why})" if why else ""
-    return ValueError(f"invalid duration {_shown(value)}{reason}: expected {_ACCEPTED_FORMS}")
+    return error(f"invalid duration {_shown(value)}{reason}: expected {_ACCEPTED_FORMS}")
 
 
-def _negative(value: object) -> NegativeDurationError:
-    return NegativeDurationError(
-        f"invalid duration {_shown(value)} (must not be negative): expected {_ACCEPTED_FORMS}"
-    )
+def _negative(value: object) -> ValueError:
+    return _invalid(value, "must not be negative", NegativeDurationError)
 
 
-def _too_large(value: object) -> DurationTooLargeError:
-    return DurationTooLargeError(f"invalid duration {_shown(value)} (too large)")
+def _too_large(value: object) -> ValueError:
+    return _invalid(value, "too large", DurationTooLargeError)
 
 
 Duration = Annotated[
