@@ -10,7 +10,17 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from watcher.redact import MASK, apprise_plugin, mask, redact_text, redact_url, url_secrets
+from watcher.logs import SecretScrubber
+from watcher.redact import (
+    MASK,
+    MIN_SECRET_LENGTH,
+    apprise_plugin,
+    mask,
+    redact_text,
+    redact_url,
+    scrubbable,
+    url_secrets,
+)
 
 PROPERTIES = settings(database=None, max_examples=200, deadline=None)
 
@@ -264,3 +274,24 @@ def test_redact_text_handles_regex_metacharacters() -> None:
 def test_mask(value: str, expected: str) -> None:
     """Long values keep two characters for recognition, short ones nothing."""
     assert mask(value) == expected
+
+
+# --- the one minimum secret length -------------------------------------------------------------
+
+
+def test_scrubbable_keeps_long_enough_strings_longest_first() -> None:
+    """Distinct strings of at least MIN_SECRET_LENGTH, longest first; anything else skipped."""
+    values = ["abc", "abcd", "token-123", "abcd", "", None, 42, "wxyz"]
+    assert scrubbable(values) == ["token-123", "abcd", "wxyz"]
+    assert MIN_SECRET_LENGTH == 4
+
+
+@PROPERTIES
+@given(st.lists(st.text(max_size=8), max_size=10))
+def test_the_logger_scrubs_what_redact_text_scrubs(secrets: list[str]) -> None:
+    """The log scrubber and redact_text apply the same length rule (it was written twice)."""
+    scrubber = SecretScrubber(secrets)
+    assert scrubber.secrets == scrubbable(secrets)
+    for secret in secrets:
+        hidden = redact_text(f"<{secret}>", [secret]) != f"<{secret}>"
+        assert hidden == (len(secret) >= MIN_SECRET_LENGTH)

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from watcher.redact import redact_text
+from watcher.redact import redact_text, scrubbable
 
 
 class SecretScrubber:
@@ -26,7 +26,7 @@ class SecretScrubber:
 
     def update(self, secrets: Iterable[str]) -> None:
         """Replace the known secrets (on start and on config reload)."""
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self.secrets = scrubbable(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Scrub these too, keeping the known ones (a reload: old keys may still be in use)."""

@@ -30,6 +30,7 @@ __all__ = [
     "mask",
     "redact_text",
     "redact_url",
+    "scrubbable",
     "url_secrets",
 ]
 
@@ -38,6 +39,14 @@ MASK = "***"
 
 MIN_SECRET_LENGTH = 4
 """Shorter values are not scrubbed from text: replacing every "ab" would mangle it."""
+
+
+def scrubbable(secrets: Iterable[object]) -> list[str]:
+    """The distinct strings of ``secrets`` long enough to scrub (`MIN_SECRET_LENGTH`), longest
+    first, so that a secret holding another is hidden whole. Anything not a string is skipped."""
+    found = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+    return sorted(found, key=lambda s: (-len(s), s))
+
 
 # A value longer than this keeps its first two characters in front of the mask.
 _SHOW_PREFIX_ABOVE = 6
@@ -277,8 +286,7 @@ def url_secrets(url: str) -> list[str]:
         expanded.update(word for word in unquote(value).split() if _looks_like_token(word))
     # A value the redacted form shows anyway ("+Accept=json" next to "json://") is no secret,
     # and scrubbing it would mangle every log line that mentions it.
-    secrets = {s for s in expanded if len(s) >= MIN_SECRET_LENGTH and s not in visible}
-    return sorted(secrets, key=lambda s: (-len(s), s))
+    return scrubbable(s for s in expanded if s not in visible)
 
 
 def _apprise_private_values(url: str) -> Iterator[str]:
@@ -330,7 +338,7 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     Secrets shorter than `MIN_SECRET_LENGTH` are ignored; longer ones are replaced first, so a
     secret containing another is hidden whole.
     """
-    key = tuple(sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}))
+    key = tuple(scrubbable(secrets))
     if not key or not text:
         return text
     return _pattern(key).sub(MASK, text)

@@ -1,8 +1,9 @@
-"""Durations: parsing, canonical formatting, exact round trips and the pydantic types."""
+"""Durations: parsing, canonical formatting, round trips, bounds and the pydantic type."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any
 
 import pytest
@@ -14,12 +15,12 @@ from watcher.config.durations import (
     Duration,
     DurationTooLargeError,
     NegativeDurationError,
-    PositiveDuration,
-    at_least,
     format_duration,
     parse_duration,
     within,
 )
+
+DAY = 86_400.0
 
 PROPERTIES = settings(database=None, max_examples=300)
 # Whole milliseconds up to about 300 years.
@@ -157,6 +158,16 @@ def test_round_trip_whole_milliseconds(millis: int) -> None:
 
 
 @PROPERTIES
+@given(whole_millis)
+def test_whole_milliseconds_are_written_in_units(millis: int) -> None:
+    """Whole milliseconds are written "1d2h3m4.005s" or "500ms", never as a bare float."""
+    assert re.fullmatch(
+        r"0s|[1-9]\d{0,2}ms|(\d+d)?(\d+h)?(\d+m)?(\d+(\.\d*[1-9])?s)?",
+        format_duration(millis / 1000),
+    )
+
+
+@PROPERTIES
 @given(st.floats(min_value=0, allow_nan=False, allow_infinity=False))
 def test_round_trip_any_float(seconds: float) -> None:
     """Even finer values survive: they are written as decimal seconds."""
@@ -209,8 +220,8 @@ def test_format_never_returns_something_unparseable(seconds: float) -> None:
 
 class Model(BaseModel):
     plain: Duration = 30.0
-    positive: PositiveDuration = 10.0
-    interval: Annotated[Duration, at_least(0.1)] = 30.0
+    positive: Annotated[Duration, within(0, DAY, inclusive=False)] = 10.0
+    interval: Annotated[Duration, within(0.1, DAY)] = 30.0
 
 
 def test_duration_type_validates_and_dumps_as_text() -> None:
@@ -243,7 +254,7 @@ def test_bounded_duration_messages(field: str, value: Any, message: str) -> None
 
 
 def test_bounds_accept_their_limit() -> None:
-    """at_least is inclusive by default."""
+    """The lower bound is inclusive by default."""
     assert Model(interval="100ms").interval == 0.1
 
 
@@ -271,6 +282,14 @@ def test_extreme_exponents_are_cheap() -> None:
     assert parse_duration("1s1e-999999999ms") == 1.0
 
 
+def test_a_numeral_beyond_a_float_is_too_large_not_computed() -> None:
+    """399 digits fit the length limit; the number is still refused as too large."""
+    with pytest.raises(DurationTooLargeError, match="too large"):
+        parse_duration("9" * 399)
+    with pytest.raises(DurationTooLargeError, match="too large"):
+        parse_duration("9" * 306 + "d")  # finite digits, days beyond a float
+
+
 def test_overlong_text_is_refused_and_not_echoed() -> None:
     """A 5000-digit numeral: refused before any arithmetic, quoted only in part."""
     with pytest.raises(ValueError, match="longer than 400 characters") as caught:
@@ -279,7 +298,7 @@ def test_overlong_text_is_refused_and_not_echoed() -> None:
 
 
 def test_the_longest_formatted_duration_still_parses() -> None:
-    """The length limit leaves room for every float's canonical form (about 320 chars)."""
+    """The largest float has a canonical form (in seconds) that parses back."""
     assert parse_duration(format_duration(1.7976931348623157e308)) == 1.7976931348623157e308
 
 

@@ -7,23 +7,22 @@ from collections.abc import Sequence
 from watcher.cli.usage import channel_argument
 from watcher.cli.views import state_file
 from watcher.clock import utcnow
-from watcher.config import Settings
+from watcher.config import Settings, channel_key
 from watcher.errors import UsageError
 
 
 def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> list[str]:
-    """Track or untrack runs by id (normalised by the command line); one result line per id.
+    """Track or untrack runs by id (normalised, each once, by the command line); a line per id.
 
     Only `track` creates the state file: untracking from a file that does not exist yet
     finds nothing tracked, and leaves no empty state file (or directory) behind.
     """
-    ids = list(dict.fromkeys(run_ids))
     with state_file(settings, create=track) as store:
         if store is None:
-            results = dict.fromkeys(ids, "not tracked")
+            results = dict.fromkeys(run_ids, "not tracked")
         else:
             now = utcnow()
-            results = store.track(ids, now) if track else store.untrack(ids, now)
+            results = store.track(run_ids, now) if track else store.untrack(run_ids, now)
     return [f"{run_id}: {result}" for run_id, result in results.items()]
 
 
@@ -36,8 +35,8 @@ def redeliver_dead(settings: Settings, channel: str | None) -> list[str]:
     with state_file(settings) as store:
         dead = {} if store is None else _dead_per_channel(store.delivery_counts())
         removed = {name: n for name, n in dead.items() if name not in settings.channels}
-        if channel is not None and channel.lower() in removed:
-            name = channel.lower()
+        if channel is not None and channel_key(channel) in removed:
+            name = channel_key(channel)
             raise UsageError(
                 f"channel {name!r} is no longer configured, so its {_deliveries(removed[name])}"
                 " cannot be requeued: add it back under `channels:` first"

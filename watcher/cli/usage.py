@@ -15,11 +15,11 @@ from typing import IO, Any
 import click
 from click.core import ParameterSource
 
-from watcher.config import Settings
+from watcher.config import Settings, channel_key
 from watcher.errors import UsageError
 from watcher.logs import SCRUBBER
 from watcher.redact import redact_text
-from watcher.run_ids import normalize_run_id
+from watcher.run_refs import normalize_run_id, normalize_run_ids
 
 __all__ = [
     "OneLineUsageError",
@@ -109,7 +109,7 @@ def config_path_callback(
 
 
 def run_ids_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """RUN_ID arguments as people paste them: stripped, UUIDs lower-cased (`watcher.run_ids`).
+    """RUN_ID arguments as people paste them, each run once (the rule: `watcher.run_refs`).
 
     A callback, not a `click.ParamType`, so it works on every click the package allows.
     """
@@ -117,7 +117,7 @@ def run_ids_callback(ctx: click.Context, param: click.Parameter, value: Any) -> 
         return None
     try:
         if isinstance(value, tuple):
-            return tuple(dict.fromkeys(normalize_run_id(item) for item in value))
+            return tuple(normalize_run_ids(value))
         return normalize_run_id(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
@@ -127,7 +127,7 @@ def channel_argument(settings: Settings, name: str | None) -> str | None:
     """A --channel argument as configured (names are case-insensitive), or a usage error."""
     if name is None:
         return None
-    if name.lower() not in settings.channels:
+    if channel_key(name) not in settings.channels:
         known = ", ".join(sorted(settings.channels)) or "none"
         raise UsageError(f"no channel named {name!r} (known: {known})")
-    return name.lower()
+    return channel_key(name)

@@ -12,19 +12,20 @@ Sources, highest priority first (pydantic-settings merges them key by key):
 
 ``dataframer.api_key`` and ``dataframer.api_key_file`` are one setting: the highest source
 that gives either decides which is used (``api_key`` when one source gives both). Channel
-names are case-insensitive (kept in lower case). A ``WATCHER_*`` variable that sets nothing is
-an error, as is an unknown key in the file.
+names are case-insensitive (kept in lower case: `channel_key`). A ``WATCHER_*`` variable that
+sets nothing is an error, as is an unknown key in the file.
 
 Every problem becomes one `ConfigError` whose message is a single line naming the file, the
 dotted field and the reason, and never a secret value.
 
-This package's face: `Settings`, `load_settings` (in `watcher.config.settings`) and what the
-rest of the program asks of the settings, re-exported from the parts: the sections in
-`watcher.config.sections` (their single values in `watcher.config.values`), the channels in
-`watcher.config.channels`, the sources and the load context in `watcher.config.sources` (the
-``WATCHER_*`` names in `watcher.config.env`), `ConfigError` and its messages in
-`watcher.config.errors`, and what check-config and the logger read (`secrets_of`,
-`config_warnings`, `redacted_config`) in `watcher.config.report`.
+The modules, from the bottom up (each imports only modules listed before it):
+
+- `values` (single values and their checks), `durations`, `fields` (the walk over the
+  model's fields), `context` (what one load reads and learns), `errors` (`ConfigError`);
+- `env` (the ``WATCHER_*`` and SDK names), `messages` (pydantic's errors as one line);
+- `sections` (a model per YAML section), `channels`, `sources` (where values come from);
+- `settings` (`Settings` and `load_settings`);
+- `report` (the API key, the secrets to scrub, check-config's warnings and redacted view).
 """
 
 from watcher.config.errors import ConfigError
@@ -36,7 +37,6 @@ from watcher.config.report import (
     secrets_of,
 )
 from watcher.config.sections import (
-    DEFAULT_BASE_URL,
     DataframerConfig,
     DeliveryConfig,
     HealthConfig,
@@ -46,11 +46,10 @@ from watcher.config.sections import (
     StateConfig,
     TrackConfig,
 )
-from watcher.config.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+from watcher.config.settings import Settings, load_settings
+from watcher.config.values import channel_key
 
 __all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_CONFIG_FILE",
     "ConfigError",
     "DataframerConfig",
     "DeliveryConfig",
@@ -61,6 +60,7 @@ __all__ = [
     "Settings",
     "StateConfig",
     "TrackConfig",
+    "channel_key",
     "config_warnings",
     "load_settings",
     "redacted_config",

@@ -3,8 +3,8 @@
 Each URL is expanded from the load's environment (``${VAR}``, ``${VAR:-default}``, ``$$``) and
 must be one apprise knows; the values substituted into it are remembered as secrets. A load for
 a command that never sends (``load_settings(expand_channels=False)``) keeps the URLs as written,
-neither substituted nor checked: only the names matter to it. Channel names are case-insensitive
-(stored in lower case; `watcher.config_values.fold_channel_names`).
+neither substituted nor checked: only the names matter to it. Channel names are case-insensitive:
+each source's are folded before the sources merge (`watcher.config.values.channel_key`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_settings import NoDecode
 
-from watcher.config.sources import current_context
+from watcher.config.context import current_context
 from watcher.config.values import HOSTNAME
 from watcher.redact import apprise_plugin, redact_url
 

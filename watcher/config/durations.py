@@ -1,13 +1,10 @@
-"""Durations: parse "500ms", "30s", "5m", "1h30m", "1d" (or a number of seconds), format back.
+"""Durations: "500ms", "30s", "5m", "1h", "1d", "1h30m" or a number of seconds, and back.
 
-`parse_duration` and `format_duration` are pure and exact: parsing accumulates in rationals and
-rounds once, so ``parse_duration(format_duration(x)) == x`` for every finite ``x >= 0``
-(whole milliseconds get the compound form "1h30m", anything finer a decimal number of seconds).
-
-`Duration` and its bounded variants are the pydantic types the settings models use: they hold
-float seconds, accept numbers or duration strings, and dump as the formatted string. A value too
-large for a float (``1e400``) is a `DurationTooLargeError`, never an `OverflowError`; `within`
-gives a field its lower and upper bounds.
+`parse_duration` reads one as float seconds; `format_duration` writes the canonical form that
+check-config prints ("1h30m"), and ``parse_duration(format_duration(x)) == x``. `Duration` is
+the pydantic type of a duration field (a number or a string in, the canonical string out) and
+`within` bounds one. Every refusal is a `ValueError` naming the value; a value beyond a float
+("1e400", 5000 digits) is refused before any arithmetic, never an `OverflowError`.
 """
 
 from __future__ import annotations
@@ -15,113 +12,67 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from fractions import Fraction
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+from watcher.config.values import kind_of
 
 __all__ = [
     "Duration",
     "DurationTooLargeError",
     "NegativeDurationError",
-    "PositiveDuration",
-    "at_least",
     "format_duration",
     "parse_duration",
     "within",
 ]
 
-# Unit -> its length in seconds, exactly. Keys are lower case: input is case-insensitive.
-_UNITS: dict[str, Fraction] = {
-    "d": Fraction(86_400),
-    "h": Fraction(3_600),
-    "m": Fraction(60),
-    "s": Fraction(1),
-    "ms": Fraction(1, 1000),
-}
-# Largest first; "ms" is tried before "m" by the regex alternation below.
-_ORDER = ("d", "h", "m", "s", "ms")
-
+# Each unit in milliseconds, largest first: the order a compound ("1h30m") must follow.
+_UNIT_MILLIS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
+_ORDER = tuple(_UNIT_MILLIS)
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
-_COMPONENT = re.compile(rf"\s*({_NUMBER})\s*(ms|d|h|m|s)\s*", re.IGNORECASE)
 _BARE_NUMBER = re.compile(rf"\s*({_NUMBER})\s*", re.IGNORECASE)
-
-# Longer input is refused before any arithmetic: huge numerals ("9" * 5000) would cost time
-# and memory to compute exactly. The longest `format_duration` output (the largest float, in
-# days) is about 320 characters.
+_COMPONENT = re.compile(rf"\s*({_NUMBER})\s*(ms|d|h|m|s)\s*", re.IGNORECASE)  # ms before m
+# Longer text is refused unread: no duration needs it, and "9" * 5000 would cost time.
 _MAX_TEXT = 400
+# Up to here (about 285,000 years) a float counts whole milliseconds exactly.
+_MAX_COMPOUND = 2**53 / 1000
 
-ACCEPTED_FORMS = (
+_ACCEPTED_FORMS = (
     'a number of seconds or a duration such as "500ms", "30s", "5m", "1h", "1d" or "1h30m"'
 )
 
 
 class NegativeDurationError(ValueError):
-    """A duration below zero: a distinct type so bounded fields can word the error themselves."""
+    """A duration below zero: a type of its own, so that `within` words the bound instead."""
 
 
 class DurationTooLargeError(ValueError):
-    """A duration too large to hold as float seconds (``1e400``, ``1e400d``)."""
+    """A duration too large for float seconds ("1e400"): `within` words the bound instead."""
 
 
-def shown(value: object) -> str:
-    """``repr(value)`` for a message, kept short (a huge int has no repr: Python refuses it)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
-        return "a number of more than 38 digits"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in ``value``: a number of seconds, or "500ms", "30s", "5m", "1h", "1d", "1h30m".
 
-
-def _invalid(value: object, why: str = "") -> ValueError:
-    reason = f" ({why})" if why else ""
-    return ValueError(f"invalid duration {shown(value)}{reason}: expected {ACCEPTED_FORMS}")
-
-
-def _negative(value: object) -> NegativeDurationError:
-    return NegativeDurationError(
-        f"invalid duration {shown(value)} (must not be negative): expected {ACCEPTED_FORMS}"
-    )
-
-
-def _too_large(value: object) -> DurationTooLargeError:
-    return DurationTooLargeError(f"invalid duration {shown(value)} (too large)")
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    kinds: dict[type, str] = {list: "list", tuple: "list", dict: "mapping"}
-    name = kinds.get(type(value), type(value).__name__)
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
-def _number(text: str, value: object) -> Fraction:
-    """The numeral ``text`` exactly; 0 when it is below what a float holds (``1e-99999``)."""
-    approximate = float(text)  # cheap whatever the exponent: inf or 0.0 at the extremes
-    if math.isinf(approximate):
-        raise _too_large(value)
-    if approximate == 0.0:
-        return Fraction(0)
-    return Fraction(text)
-
-
-def _exact_seconds(value: str | int | float) -> Fraction:
-    """The duration as an exact rational number of seconds (see `parse_duration`)."""
+    Units are case-insensitive, whitespace is tolerated, a compound lists its units from the
+    largest to the smallest, each once. Raises `ValueError` (`NegativeDurationError` below
+    zero, `DurationTooLargeError` beyond a float) naming the value and the accepted forms for
+    anything else: empty, nan or inf, an unknown unit, a boolean.
+    """
     if isinstance(value, bool):
         raise _invalid(value, "a boolean is not a duration")
-    if isinstance(value, int):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _invalid(value, "not finite")
+    if isinstance(value, int | float):
         if value < 0:
             raise _negative(value)
-        return Fraction(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _invalid(value, "not finite")
-        if value < 0:
-            raise _negative(value)
-        return Fraction(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int of more than 308 digits
+            raise _too_large(value) from None
     if not isinstance(value, str):
-        raise _invalid(value, f"{_kind(value)} is not a duration")
-
+        raise _invalid(value, f"{kind_of(value)} is not a duration")
     text = value.strip()
     if not text:
         raise _invalid(value, "empty")
@@ -129,69 +80,65 @@ def _exact_seconds(value: str | int | float) -> Fraction:
         raise _invalid(value, f"longer than {_MAX_TEXT} characters")
     if text.startswith("-"):
         raise _negative(value)
-    if text.startswith("+"):
-        text = text[1:]
+    millis = sum((_millis(number, unit, value) for number, unit in _components(text, value)), 0)
+    seconds = float(Decimal(millis) / 1000)
+    if math.isinf(seconds):
+        raise _too_large(value)
+    return seconds
 
-    bare = _BARE_NUMBER.fullmatch(text)
-    if bare is not None:
-        return _number(bare.group(1), value)
 
-    total = Fraction(0)
-    seen: list[str] = []
+def _components(text: str, value: str) -> list[tuple[str, str]]:
+    """``text`` as (number, unit) pairs: "1h30m" -> [("1", "h"), ("30", "m")]."""
+    text = text.removeprefix("+")
+    if _BARE_NUMBER.fullmatch(text):
+        return [(text.strip(), "s")]
+    pairs: list[tuple[str, str]] = []
     position = 0
     while position < len(text):
         match = _COMPONENT.match(text, position)
         if match is None:
             raise _invalid(value)
-        unit = match.group(2).lower()
-        if seen and _ORDER.index(unit) <= _ORDER.index(seen[-1]):
+        number, unit = match.group(1), match.group(2).lower()
+        if pairs and _ORDER.index(unit) <= _ORDER.index(pairs[-1][1]):
             raise _invalid(value, "units must go from largest to smallest, each at most once")
-        seen.append(unit)
-        total += _number(match.group(1), value) * _UNITS[unit]
+        pairs.append((number, unit))
         position = match.end()
-    return total
+    return pairs
 
 
-def parse_duration(value: str | int | float) -> float:
-    """Seconds in ``value``: a number of seconds, or "500ms", "30s", "5m", "1h", "1d", "1h30m".
-
-    Units are case-insensitive, whitespace is tolerated, a compound lists its units from the
-    largest to the smallest. Raises `ValueError` (`NegativeDurationError` below zero,
-    `DurationTooLargeError` beyond a float) naming the value and the accepted forms for anything
-    else: empty, negative, nan/inf, unknown unit, bool.
-    """
-    exact = _exact_seconds(value)
-    try:
-        return float(exact)
-    except OverflowError:
-        raise _too_large(value) from None
+def _millis(number: str, unit: str, value: str) -> Decimal | int:
+    """``number`` of ``unit`` in milliseconds, exactly (decimal arithmetic, so that whole
+    milliseconds survive a round trip)."""
+    approximate = float(number)  # cheap whatever the exponent: inf or 0.0 at the extremes
+    if math.isinf(approximate):
+        raise _too_large(value)
+    if approximate == 0.0:  # zero, or below what a float holds ("1e-999999999")
+        return 0
+    return Decimal(number) * _UNIT_MILLIS[unit]
 
 
 def format_duration(seconds: float) -> str:
     """The canonical form of ``seconds``: "30s", "5m", "1h30m", "1.5s", "500ms", "2d", "0s".
 
     Whole milliseconds are written in days, hours, minutes and (decimal) seconds, largest
-    first, zero parts left out, or in milliseconds below one second; a finer value as a
-    decimal number of seconds ("0.0001s"). Either way ``parse_duration(format_duration(x)) == x``.
+    first, zero parts left out, or in milliseconds below one second; anything else (finer,
+    or beyond 285,000 years) as a number of seconds ("0.0001s"), which parses back exactly.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise ValueError(f"cannot format {seconds!r} as a duration")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"cannot format {seconds!r} as a duration: must be finite and >= 0")
-    millis = round(Fraction(seconds) * 1000)
-    if float(Fraction(millis, 1000)) != seconds:
+    millis = round(seconds * 1000) if seconds < _MAX_COMPOUND else -1
+    if millis / 1000 != seconds:
         return f"{float(seconds)!r}s"
-    if millis == 0:
-        return "0s"
     if millis < 1000:
-        return f"{millis}ms"
+        return f"{millis}ms" if millis else "0s"
     parts: list[str] = []
-    remainder = millis
     for unit in ("d", "h", "m"):
-        count, remainder = divmod(remainder, int(_UNITS[unit] * 1000))
+        count, millis = divmod(millis, _UNIT_MILLIS[unit])
         if count:
             parts.append(f"{count}{unit}")
-    whole, fraction = divmod(remainder, 1000)
+    whole, fraction = divmod(millis, 1000)
     if fraction:
         parts.append(f"{whole}.{fraction:03d}".rstrip("0") + "s")
     elif whole:
@@ -199,62 +146,70 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
-def _bound_message(minimum: float, inclusive: bool, value: object) -> str:
-    if inclusive:
-        return f"must be at least {format_duration(minimum)} (got {shown(value)})"
-    return f"must be greater than {format_duration(minimum)} (got {shown(value)})"
+def within(minimum: float, maximum: float, *, inclusive: bool = True) -> BeforeValidator:
+    """Bound a `Duration`: ``Annotated[Duration, within(0.1, 86_400)]`` is "100ms to 1d".
+
+    The upper bound is inclusive; ``inclusive=False`` refuses the lower one itself ("must be
+    greater than 0s"). A negative value is worded as the lower bound and a value beyond a
+    float as the upper one, so the user reads the rule rather than the arithmetic.
+    """
+    return BeforeValidator(_bounded(minimum, maximum, inclusive=inclusive))
 
 
-def _bounded_validator(
-    minimum: float, *, inclusive: bool, maximum: float | None = None
-) -> Callable[[Any], float]:
+def _bounded(minimum: float, maximum: float, *, inclusive: bool) -> Callable[[Any], float]:
+    def below(value: object) -> ValueError:
+        rule = "at least" if inclusive else "greater than"
+        return ValueError(f"must be {rule} {format_duration(minimum)} (got {_shown(value)})")
+
+    def above(value: object) -> ValueError:
+        return ValueError(f"must be at most {format_duration(maximum)} (got {_shown(value)})")
+
     def validate(value: Any) -> float:
         try:
             seconds = parse_duration(value)
         except NegativeDurationError:
-            raise ValueError(_bound_message(minimum, inclusive, value)) from None
+            raise below(value) from None
         except DurationTooLargeError:
-            if maximum is None:
-                raise
-            seconds = math.inf
-        if seconds < minimum or (not inclusive and seconds == minimum):
-            raise ValueError(_bound_message(minimum, inclusive, value))
-        if maximum is not None and seconds > maximum:
-            raise ValueError(f"must be at most {format_duration(maximum)} (got {shown(value)})")
+            raise above(value) from None
+        if seconds < minimum or (seconds == minimum and not inclusive):
+            raise below(value)
+        if seconds > maximum:
+            raise above(value)
         return seconds
 
     return validate
 
 
-_JSON_SCHEMA = WithJsonSchema(
-    {
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-        "description": f"Duration: {ACCEPTED_FORMS}",
-    }
-)
-_SERIALIZER = PlainSerializer(format_duration, return_type=str)
+def _shown(value: object) -> str:
+    """``repr(value)`` for a message, kept short (a huge int has no repr: Python refuses it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return "a number of more than 38 digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def at_least(minimum: float, *, inclusive: bool = True) -> BeforeValidator:
-    """Bound a `Duration` below: ``Annotated[Duration, at_least(0.1)]`` is "at least 100ms".
-
-    With ``inclusive=False`` the bound itself is refused ("must be greater than 0s"). A
-    negative input gets the same message, so the user reads the rule rather than the sign.
-    """
-    return BeforeValidator(_bounded_validator(minimum, inclusive=inclusive))
+def _invalid(value: object, why: str = "", error: type[ValueError] = ValueError) -> ValueError:
+    reason = f" ({why})" if why else ""
+    return error(f"invalid duration {_shown(value)}{reason}: expected {_ACCEPTED_FORMS}")
 
 
-def within(minimum: float, maximum: float, *, inclusive: bool = True) -> BeforeValidator:
-    """Bound a `Duration` on both sides: ``within(0.1, 86_400)`` is "from 100ms to 1d".
-
-    The upper bound is inclusive; ``inclusive`` is about the lower one, as in `at_least`. A
-    value too large for a float is reported against the upper bound ("must be at most 1d").
-    """
-    return BeforeValidator(_bounded_validator(minimum, inclusive=inclusive, maximum=maximum))
+def _negative(value: object) -> ValueError:
+    return _invalid(value, "must not be negative", NegativeDurationError)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), _SERIALIZER, _JSON_SCHEMA]
+def _too_large(value: object) -> ValueError:
+    return _invalid(value, "too large", DurationTooLargeError)
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+            "description": f"Duration: {_ACCEPTED_FORMS}",
+        }
+    ),
+]
 """Float seconds >= 0, read from a number or a duration string, dumped as "30s"."""
-
-PositiveDuration = Annotated[Duration, at_least(0, inclusive=False)]
-"""A `Duration` that must be greater than zero."""

@@ -1,4 +1,5 @@
-"""The ``WATCHER_*`` environment variables: each must set a setting, so a typo is an error.
+"""The environment's names: ``WATCHER_*`` variables, each of which must set a setting, and
+the official SDK's ``DATAFRAMER_*`` names.
 
 pydantic-settings reads the variables it can map to a field and ignores the others:
 ``WATCHER_POLL_INTERVAL`` (one underscore) or ``WATCHER_CHANNEL__TEAM`` would pass unnoticed
@@ -8,19 +9,22 @@ value), with the variable it probably meant.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
-from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-__all__ = ["NOT_SETTINGS", "PREFIX", "unknown_variables"]
+from watcher.config.fields import did_you_mean, holds_mapping, model_at
+
+__all__ = ["DELIMITER", "NOT_SETTINGS", "PREFIX", "SDK_NAMES", "unknown_variables"]
 
 PREFIX = "WATCHER_"
 DELIMITER = "__"
 # Variables with the prefix that are read by the program itself rather than mapped to a field.
 NOT_SETTINGS = frozenset({"WATCHER_CONFIG"})
+# Names the official SDK reads (lower case: matched in any case), honoured below their
+# WATCHER_ equivalents; each sets the key of the dataframer section it maps to.
+SDK_NAMES = {"dataframer_api_key": "api_key", "dataframer_base_url": "base_url"}
 
 
 def unknown_variables(environ: Mapping[str, str], root: type[BaseModel]) -> list[str]:
@@ -31,35 +35,24 @@ def unknown_variables(environ: Mapping[str, str], root: type[BaseModel]) -> list
         upper = name.upper()
         if not upper.startswith(PREFIX) or upper in NOT_SETTINGS or environ[name] == "":
             continue
-        if not _maps_to_a_field(upper[len(PREFIX) :].lower().split(DELIMITER), root):
-            problems.append(f"environment variable {name} sets nothing{_suggestion(upper, root)}")
+        if not _sets_a_field(upper[len(PREFIX) :].lower().split(DELIMITER), root):
+            problems.append(f"environment variable {name} sets nothing{_hint(upper, root)}")
     return problems
 
 
-def _section(annotation: Any) -> type[BaseModel] | None:
-    return (
-        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    )
-
-
-def _is_mapping(annotation: Any) -> bool:
-    return get_origin(annotation) is dict or any(_is_mapping(a) for a in get_args(annotation))
-
-
-def _maps_to_a_field(parts: list[str], root: type[BaseModel]) -> bool:
+def _sets_a_field(parts: list[str], root: type[BaseModel]) -> bool:
     """``["poll", "interval"]`` is a field; ``["channels", "team"]`` a key of a mapping field;
     ``["poll"]`` a whole section (as JSON); anything deeper or unknown is not."""
-    info = root.model_fields.get(parts[0])
-    if info is None:
+    if parts[0] not in root.model_fields:
         return False
     if len(parts) == 1:
         return True
     if len(parts) > 2 or not parts[1]:
         return False
-    section = _section(info.annotation)
+    section = model_at(root, parts[:1], into_lists=False)
     if section is not None:
         return parts[1] in section.model_fields
-    return _is_mapping(info.annotation)
+    return holds_mapping(root, parts[0])
 
 
 def _candidates(upper: str, root: type[BaseModel]) -> list[str]:
@@ -68,22 +61,23 @@ def _candidates(upper: str, root: type[BaseModel]) -> list[str]:
     body = upper[len(PREFIX) :]
     # The key part, for a mapping: after "__", else after the first run of underscores.
     key = body.partition(DELIMITER)[2] or re.sub(r"^[^_]*_+", "", body, count=1)
-    for field, info in root.model_fields.items():
+    for field in root.model_fields:
         name = f"{PREFIX}{field.upper()}"
         names.append(name)
-        section = _section(info.annotation)
+        section = model_at(root, (field,), into_lists=False)
         if section is not None:
             names.extend(f"{name}{DELIMITER}{sub.upper()}" for sub in section.model_fields)
-        elif _is_mapping(info.annotation) and key and key != body:
+        elif holds_mapping(root, field) and key and key != body:
             names.append(f"{name}{DELIMITER}{key}")
     # Never suggest the variable itself (a mapping key holding "__", which env cannot set).
     return [name for name in names if name != upper]
 
 
-def _suggestion(upper: str, root: type[BaseModel]) -> str:
-    # Compared without the prefix, which every candidate shares and would make all look close.
+def _hint(upper: str, root: type[BaseModel]) -> str:
+    # Compared without the prefix, which every candidate shares and would make all look
+    # close; a high cutoff, as the candidates are alike (POLL__INTERVAL, POLL_INTERVAL).
     bodies = {name[len(PREFIX) :]: name for name in _candidates(upper, root)}
-    close = difflib.get_close_matches(upper[len(PREFIX) :], bodies, n=1, cutoff=0.75)
-    if close:
-        return f" (did you mean {bodies[close[0]]}?)"
+    meant = did_you_mean(upper[len(PREFIX) :], bodies, cutoff=0.75)
+    if meant is not None:
+        return f" (did you mean {bodies[meant]}?)"
     return f" (settings are {PREFIX}<SECTION>{DELIMITER}<KEY>, such as WATCHER_POLL__INTERVAL)"

@@ -1,22 +1,15 @@
-"""`ConfigError`, and the translation of pydantic, pydantic-settings and OS errors into its
-one-line messages: "dotted.field (from ENV_VAR): reason", never showing a secret value.
+"""`ConfigError`: what every configuration problem becomes, one line naming the file and field.
+
+How pydantic's and pydantic-settings' errors read as such a line is `watcher.config.messages`.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
-from pydantic_settings import SettingsError
-
-from watcher.config.sections import SDK_NAMES
 from watcher.errors import WatcherError
 
-__all__ = ["ConfigError", "describe", "describe_settings_error", "reason"]
+__all__ = ["ConfigError", "reason"]
 
 
 class ConfigError(WatcherError):
@@ -37,119 +30,3 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[0].lower() + exc.strerror[1:]
     return type(exc).__name__
-
-
-_SAFE_INPUT_SECTIONS = {"poll", "state", "track", "routes", "delivery", "health", "log"}
-
-
-def describe(exc: ValidationError, environ: Mapping[str, str], root: type[BaseModel]) -> str:
-    """One line for all of ``exc``'s errors, each "dotted.path (from ENV): reason".
-
-    ``root`` is the model validated (`watcher.config.Settings`), to suggest known keys.
-    """
-    parts: list[str] = []
-    for error in exc.errors(include_url=False, include_context=False):
-        loc = tuple(error["loc"])
-        message = error["msg"]
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            message = "unknown key" + _suggestion(loc, root)
-        elif kind == "missing":
-            message = "is required"
-        elif kind in ("model_type", "dict_type", "model_attributes_type"):
-            message = "must be a mapping of keys to values"
-            shown = _shown_input(loc, error.get("input"))
-            message += f" (got {shown})" if shown is not None else ""
-        elif kind in ("value_error", "assertion_error"):
-            message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        else:
-            message = message[:1].lower() + message[1:]
-            shown = _shown_input(loc, error.get("input"))
-            if shown is not None:
-                message += f" (got {shown})"
-        where = _dotted(loc) + _env_origin(loc, environ)
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(dict.fromkeys(parts))
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part == "[key]":
-            continue
-        elif re.fullmatch(r"[A-Za-z0-9_.-]+", part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{part!r}]"
-    return text
-
-
-def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseModel] | None:
-    """The model (``root`` or one of its sections) whose fields ``loc[-1]`` is a key of."""
-    model: type[BaseModel] = root
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(part)
-        annotation = info.annotation if info is not None else None
-        if get_origin(annotation) is list:  # routes: list[Route]
-            annotation = get_args(annotation)[0]
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return None
-        model = annotation
-    return model
-
-
-def _suggestion(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
-    model = _model_at(loc, root)
-    if model is None or not loc or not isinstance(loc[-1], str):
-        return ""
-    known = list(model.model_fields)
-    close = difflib.get_close_matches(loc[-1].lower(), known, n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    return f" (known keys: {', '.join(known)})"
-
-
-def _shown_input(loc: tuple[int | str, ...], value: Any) -> str | None:
-    """``repr(value)`` when it is safe to print: a scalar of a section that holds no secret."""
-    if not isinstance(value, str | int | float | bool) or not loc:
-        return None
-    text = repr(value)
-    if loc[0] in _SAFE_INPUT_SECTIONS or loc[:2] in (
-        ("dataframer", "timeout"),
-        ("dataframer", "max_concurrency"),
-    ):
-        return text if len(text) <= 80 else text[:77] + "..."
-    return None
-
-
-def _env_origin(loc: tuple[int | str, ...], environ: Mapping[str, str]) -> str:
-    """Which variable set the value at fault, as " (from WATCHER_POLL__INTERVAL)", or ""."""
-    names = [str(part) for part in loc if part != "[key]"]
-    first_index = next((i for i, part in enumerate(loc) if isinstance(part, int)), None)
-    if first_index is not None:
-        names = [str(part) for part in loc[:first_index]]
-    if not names:
-        return ""
-    present = {name.upper() for name, value in environ.items() if value != ""}
-    candidate = "WATCHER_" + "__".join(names).upper()
-    if candidate in present:
-        return f" (from {candidate})"
-    if len(names) == 2 and names[0] == "dataframer":
-        sdk_name = f"DATAFRAMER_{names[1].upper()}"
-        if sdk_name.lower() in SDK_NAMES and sdk_name in present:
-            return f" (from {sdk_name})"
-    return ""
-
-
-def describe_settings_error(exc: SettingsError, environ: Mapping[str, str]) -> str:
-    """pydantic-settings' own errors: a JSON value it could not decode, a bad secrets dir."""
-    match = re.search(r'error parsing value for field "([^"]+)"', str(exc))
-    if match is None:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    name = match.group(1)
-    origin = _env_origin((name,), environ) or " (from the environment or a credential file)"
-    return f"{name}{origin}: is not valid JSON"

@@ -6,30 +6,26 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
 from watcher.config.errors import ConfigError, reason
-from watcher.config.sources import LoadContext
+from watcher.config.settings import Settings
 from watcher.config.values import without_password
-from watcher.redact import MIN_SECRET_LENGTH, redact_text, redact_url, url_secrets
-
-if TYPE_CHECKING:
-    from watcher.config import Settings
-
-# A ``${VAR}`` left in an unexpanded channel URL (also URL-encoded): a name, not a secret.
-_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|%24%7B.*?%7D", re.IGNORECASE)
+from watcher.redact import MIN_SECRET_LENGTH, redact_text, redact_url, scrubbable, url_secrets
 
 __all__ = [
     "config_warnings",
-    "load_warnings",
     "redacted_config",
     "render_config_yaml",
     "resolve_api_key",
     "secrets_of",
 ]
+
+# A ``${VAR}`` left in an unexpanded channel URL (also URL-encoded): a name, not a secret.
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|%24%7B.*?%7D", re.IGNORECASE)
 
 
 def resolve_api_key(settings: Settings) -> str:
@@ -79,42 +75,13 @@ def secrets_of(settings: Settings) -> list[str]:
             found.update(url_secrets(url))
     if not settings.channels_expanded:
         found = {s for s in found if len(_PLACEHOLDER.sub("", s)) >= MIN_SECRET_LENGTH}
-    return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=lambda s: (-len(s), s))
+    return scrubbable(found)
 
 
 def config_warnings(settings: Settings) -> list[str]:
     """Advice that is not an error (for ``check-config``): inline secrets, an api_key or
-    api_key_file overridden by the other, unused channels."""
+    api_key_file overridden by the other, unused channels (found by the load)."""
     return list(settings.load_warnings)
-
-
-def load_warnings(settings: Settings, context: LoadContext) -> list[str]:
-    """`config_warnings`, computed once at the end of a load from what the sources noted."""
-    found: list[str] = []
-    config = settings.dataframer
-    written = context.yaml_data.get("dataframer")
-    inline_key = str(written.get("api_key")).strip() if isinstance(written, dict) else None
-    if config.api_key is not None and config.api_key.get_secret_value() == inline_key:
-        found.append(
-            f"dataframer.api_key is written in {context.yaml_path}: it is safer in "
-            "DATAFRAMER_API_KEY or in a file named by dataframer.api_key_file"
-        )
-    for field, where in dict.fromkeys(context.key_ignored):
-        winner = f"dataframer.{context.key_field}"
-        found.append(
-            f"dataframer.{field} (from {where}) is ignored: {winner} is set there too, and wins"
-            if where == context.key_origin
-            else f"dataframer.{field} (from {where}) is ignored: {winner} "
-            f"(from {context.key_origin}) takes precedence"
-        )
-    if settings.routes:
-        routed = {name for route in settings.routes for name in route.channels}
-        found.extend(
-            f"channel {name!r} is named by no route and receives no alerts"
-            for name in settings.channels
-            if name not in routed
-        )
-    return found
 
 
 def redacted_config(settings: Settings) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 `watcher.config.Settings` assembles them (with the channels of `watcher.config.channels`); a
 section refuses unknown keys, keeps its input out of error messages and reads null as "use the
-default".
+default" (`NullMeansDefault`, which the settings apply to whole sections too).
 """
 
 from __future__ import annotations
@@ -25,38 +25,33 @@ from pydantic_settings import NoDecode
 
 from watcher.config.durations import Duration, within
 from watcher.config.values import (
-    HOSTNAME,
     TERMINAL_ORDER,
+    channel_key,
     expand_path,
     lower,
     name_list,
     parse_listen,
-    run_ids,
+    run_id_list,
     state_path,
     status_set,
     url_outline,
-    without_password,
 )
 from watcher.deliver.policy import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "HOSTNAME",
-    "SDK_NAMES",
     "DataframerConfig",
     "DeliveryConfig",
     "HealthConfig",
     "LogConfig",
+    "NullMeansDefault",
     "PollConfig",
     "Route",
     "StateConfig",
     "TrackConfig",
-    "without_password",
 ]
 
 DEFAULT_BASE_URL = "https://df-api.dataframer.ai"
-# Names the official SDK reads, honoured below their WATCHER_ equivalents.
-SDK_NAMES = {"dataframer_api_key": "api_key", "dataframer_base_url": "base_url"}
 
 # Upper bounds of the durations, in seconds (documented in the README's config reference):
 # beyond them a value is a typo, and some would overflow the scheduler or the clock arithmetic.
@@ -76,10 +71,12 @@ RetryDelay = Annotated[Duration, within(0, MAX_RETRY_DELAY, inclusive=False)]
 Horizon = Annotated[Duration, within(0, MAX_HORIZON, inclusive=False)]
 
 
-class _Section(BaseModel):
-    """A config section: unknown keys refused, inputs kept out of errors, null means default."""
+class NullMeansDefault(BaseModel):
+    """A model that reads a key given as null as a key left out: its default applies.
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, validate_default=True)
+    YAML makes null easily (``poll:`` with nothing under it, ``interval:`` with no value), and
+    a user who writes it means "the default", not "no value".
+    """
 
     @model_validator(mode="before")
     @classmethod
@@ -87,6 +84,12 @@ class _Section(BaseModel):
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
         return data
+
+
+class _Section(NullMeansDefault):
+    """A config section: unknown keys refused, inputs kept out of errors, null means default."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, validate_default=True)
 
 
 class DataframerConfig(_Section):
@@ -131,7 +134,7 @@ class StateConfig(_Section):
 
 
 class TrackConfig(_Section):
-    runs: Annotated[list[str], NoDecode, BeforeValidator(run_ids)] = Field(default_factory=list)
+    runs: Annotated[list[str], NoDecode, BeforeValidator(run_id_list)] = Field(default_factory=list)
     all: bool = False
 
 
@@ -143,7 +146,7 @@ class Route(_Section):
     """
 
     statuses: Annotated[frozenset[str], BeforeValidator(status_set)] = frozenset(TERMINAL_ORDER)
-    channels: Annotated[list[str], name_list("channel", fold=True)]
+    channels: Annotated[list[str], name_list("channel", spelling=channel_key)]
     specs: Annotated[list[str] | None, name_list("spec pattern")] = None
 
     @field_serializer("statuses")

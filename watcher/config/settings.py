@@ -16,55 +16,23 @@ from pydantic_settings import (
 )
 
 from watcher.config.channels import ChannelName, ChannelUrls
-from watcher.config.errors import ConfigError, describe, describe_settings_error, reason
-from watcher.config.report import (
-    config_warnings,
-    load_warnings,
-    redacted_config,
-    render_config_yaml,
-    resolve_api_key,
-    secrets_of,
-)
+from watcher.config.context import LoadContext, current_context, is_loading, loading
+from watcher.config.errors import ConfigError, reason
+from watcher.config.messages import describe, describe_settings_error
 from watcher.config.sections import (
-    DEFAULT_BASE_URL,
     DataframerConfig,
     DeliveryConfig,
     HealthConfig,
     LogConfig,
+    NullMeansDefault,
     PollConfig,
     Route,
     StateConfig,
     TrackConfig,
 )
-from watcher.config.sources import (
-    LOAD_CONTEXT,
-    LoadContext,
-    build_sources,
-    current_context,
-    loading,
-)
-from watcher.config.values import fold_channel_names
+from watcher.config.sources import build_sources
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "ConfigError",
-    "DataframerConfig",
-    "DeliveryConfig",
-    "HealthConfig",
-    "LogConfig",
-    "PollConfig",
-    "Route",
-    "Settings",
-    "StateConfig",
-    "TrackConfig",
-    "config_warnings",
-    "load_settings",
-    "redacted_config",
-    "render_config_yaml",
-    "resolve_api_key",
-    "secrets_of",
-]
-
+__all__ = ["DEFAULT_CONFIG_FILE", "Settings", "load_settings"]
 
 DEFAULT_CONFIG_FILE = Path("watcher.yaml")
 
@@ -72,8 +40,8 @@ DEFAULT_CONFIG_FILE = Path("watcher.yaml")
 # --- the settings object ---------------------------------------------------------------------
 
 
-class Settings(BaseSettings):
-    """The whole configuration. Build it with `load_settings`; see the module docstring."""
+class Settings(NullMeansDefault, BaseSettings):
+    """The whole configuration. Build it with `load_settings`; see `watcher.config`."""
 
     model_config = SettingsConfigDict(
         env_prefix="WATCHER_",
@@ -101,7 +69,7 @@ class Settings(BaseSettings):
     _channels_expanded: bool = PrivateAttr(default=True)
 
     def __init__(self, **values: Any) -> None:
-        if LOAD_CONTEXT.get() is not None:
+        if is_loading():
             super().__init__(**values)
             return
         with loading(LoadContext(environ=os.environ)):
@@ -135,24 +103,9 @@ class Settings(BaseSettings):
 
     @property
     def load_warnings(self) -> list[str]:
-        """Advice found while loading (see `config_warnings`)."""
+        """Advice found while loading: inline secrets, an api_key or api_key_file overridden
+        by the other, unused channels (`watcher.config.config_warnings` prints them)."""
         return list(self._warnings)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_default(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fold_channel_names(cls, data: Any) -> Any:
-        # The YAML source folds its own before the merge; this covers the other sources
-        # (WATCHER_CHANNELS='{"Team": ...}', keyword arguments).
-        if isinstance(data, dict) and isinstance(data.get("channels"), dict):
-            return {**data, "channels": fold_channel_names(data["channels"])}
-        return data
 
     @model_validator(mode="after")
     def _routes_name_known_channels(self) -> Settings:
@@ -174,7 +127,7 @@ class Settings(BaseSettings):
         self._substituted = frozenset(context.substituted)
         self._key_field = context.key_field
         self._channels_expanded = context.expand_channels
-        self._warnings = load_warnings(self, context)
+        self._warnings = _load_warnings(self, context)
         return self
 
     @classmethod
@@ -187,6 +140,35 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return build_sources(settings_cls, init_settings, file_secret_settings)
+
+
+def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
+    """`Settings.load_warnings`, from what the sources noted on the way."""
+    found: list[str] = []
+    config = settings.dataframer
+    written = context.yaml_data.get("dataframer")
+    inline_key = str(written.get("api_key")).strip() if isinstance(written, dict) else None
+    if config.api_key is not None and config.api_key.get_secret_value() == inline_key:
+        found.append(
+            f"dataframer.api_key is written in {context.yaml_path}: it is safer in "
+            "DATAFRAMER_API_KEY or in a file named by dataframer.api_key_file"
+        )
+    for field, where in dict.fromkeys(context.key_ignored):
+        winner = f"dataframer.{context.key_field}"
+        found.append(
+            f"dataframer.{field} (from {where}) is ignored: {winner} is set there too, and wins"
+            if where == context.key_origin
+            else f"dataframer.{field} (from {where}) is ignored: {winner} "
+            f"(from {context.key_origin}) takes precedence"
+        )
+    if settings.routes:
+        routed = {name for route in settings.routes for name in route.channels}
+        found.extend(
+            f"channel {name!r} is named by no route and receives no alerts"
+            for name in settings.channels
+            if name not in routed
+        )
+    return found
 
 
 # --- loading ---------------------------------------------------------------------------------

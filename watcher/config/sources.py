@@ -1,22 +1,20 @@
-"""Where settings come from: the load context, and the pydantic-settings sources that read it.
+"""Where settings come from: the pydantic-settings sources of one load, over its context.
 
 `build_sources` lists them, highest priority first: keyword arguments, the environment
 (``WATCHER_SECTION__KEY``, then the SDK's ``DATAFRAMER_*`` names), the YAML file (parsed
-strictly) and the credentials directory. The load context carries what `load_settings` was
-given (the environment, the YAML path) to the sources and validators, which cannot take
-arguments, and collects what they learn on the way.
+strictly) and the credentials directory. Each is read through `_LoadSource`, which does what
+every source needs before pydantic-settings merges them key by key:
 
-``dataframer.api_key`` and ``dataframer.api_key_file`` are two ways to give one setting, the
-key: the highest-priority source that gives either decides which one is used (`_OneKey`).
+- channel names are folded (`watcher.config.values.fold_channel_names`), so a channel spelled
+  ``OnCall`` in the file and ``oncall`` by ``WATCHER_CHANNELS__ONCALL`` is one channel, which
+  the environment overrides;
+- ``dataframer.api_key`` and ``dataframer.api_key_file`` are two ways to give one setting, the
+  key: the highest-priority source that gives either decides which one is used.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,54 +27,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from watcher.config.env import unknown_variables
+from watcher.config.context import LoadContext, current_context
+from watcher.config.env import SDK_NAMES, unknown_variables
 from watcher.config.errors import ConfigError, reason
-from watcher.config.sections import SDK_NAMES
 from watcher.config.values import fold_channel_names, kind_of
 
-__all__ = ["LOAD_CONTEXT", "LoadContext", "build_sources", "current_context", "loading"]
-
-# --- the load context: what a load reads, and what it learns on the way ---------------------
-
-
-@dataclass
-class LoadContext:
-    environ: Mapping[str, str]
-    yaml_path: Path | None = None
-    # False for commands that never send: channel URLs are kept as written (no ${VAR}, no check).
-    expand_channels: bool = True
-    yaml_data: dict[str, Any] = field(default_factory=dict)
-    substituted: set[str] = field(default_factory=set)
-    # Which of api_key / api_key_file gives the key, and where it came from; the other one
-    # where a lower-priority source gave it (for check-config's warning).
-    key_field: str | None = None
-    key_origin: str = ""
-    key_ignored: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def secrets_dir(self) -> Path | None:
-        directory = self.environ.get("CREDENTIALS_DIRECTORY", "").strip()
-        return Path(directory) if directory else None
-
-
-# Sources and validators cannot take arguments from `load_settings`; this carries them.
-LOAD_CONTEXT: ContextVar[LoadContext | None] = ContextVar("watcher_config_load", default=None)
-
-
-@contextmanager
-def loading(context: LoadContext) -> Iterator[LoadContext]:
-    token = LOAD_CONTEXT.set(context)
-    try:
-        yield context
-    finally:
-        LOAD_CONTEXT.reset(token)
-
-
-def current_context() -> LoadContext:
-    return LOAD_CONTEXT.get() or LoadContext(environ=os.environ)
-
-
-# --- the sources -----------------------------------------------------------------------------
+__all__ = ["build_sources"]
 
 
 def build_sources(
@@ -96,22 +52,23 @@ def build_sources(
         return name if name in environ else "WATCHER_DATAFRAMER"
 
     sources: list[PydanticBaseSettingsSource] = [
-        _OneKey(init_settings, context, lambda key: "the arguments"),
-        _OneKey(_MappingEnvSource(settings_cls, context.environ), context, env_name),
-        _OneKey(_SdkNamesSource(settings_cls, context.environ), context, lambda key: _SDK_KEY),
+        _LoadSource(init_settings, context, lambda key: "the arguments"),
+        _LoadSource(_MappingEnvSource(settings_cls, context.environ), context, env_name),
+        _LoadSource(_SdkNamesSource(settings_cls, context.environ), context, lambda key: _SDK_KEY),
     ]
     if context.yaml_path is not None:
         yaml_path = str(context.yaml_path)
-        sources.append(_OneKey(_YamlSource(settings_cls, context), context, lambda key: yaml_path))
+        yaml_source = _YamlSource(settings_cls, context)
+        sources.append(_LoadSource(yaml_source, context, lambda key: yaml_path, context.yaml_path))
     secrets_dir = context.secrets_dir
     if secrets_dir is not None and secrets_dir.exists():
         if not secrets_dir.is_dir():
             raise ConfigError(f"CREDENTIALS_DIRECTORY {secrets_dir} is not a directory")
         nested = NestedSecretsSettingsSource(file_secret_settings, secrets_dir=secrets_dir)
         where = f"a credential file in {secrets_dir}"
-        sources.append(_OneKey(nested, context, lambda key: where))
+        sources.append(_LoadSource(nested, context, lambda key: where))
         sdk_files = _SdkNamesSource(settings_cls, _secret_files(secrets_dir))
-        sources.append(_OneKey(sdk_files, context, lambda key: where))
+        sources.append(_LoadSource(sdk_files, context, lambda key: where))
     return tuple(sources)
 
 
@@ -123,12 +80,12 @@ def _gives(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-class _OneKey(PydanticBaseSettingsSource):
-    """A source, noting who gives the key: ``api_key`` and ``api_key_file`` are one setting.
+class _LoadSource(PydanticBaseSettingsSource):
+    """A source as the load reads it: its channel names folded, and who gives the key noted.
 
-    Sources are called highest priority first. The first to give either field decides which
-    one `resolve_api_key` uses (``api_key`` if it gives both); the other field, wherever a
-    lower source gives it, is noted as ignored. Nothing is dropped: every value is validated.
+    Sources are called highest priority first. The first to give either key field decides
+    which one `resolve_api_key` uses (``api_key`` if it gives both); the other field, wherever
+    a lower source gives it, is noted as ignored. Nothing is dropped: every value is validated.
     """
 
     def __init__(
@@ -136,18 +93,28 @@ class _OneKey(PydanticBaseSettingsSource):
         inner: PydanticBaseSettingsSource,
         context: LoadContext,
         where: Callable[[str], str],
+        path: Path | None = None,
     ) -> None:
         super().__init__(inner.settings_cls)
         self._inner = inner
         self._context = context
         self._where = where
+        self._path = path  # the file this source reads, named by its errors
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._inner.get_field_value(field, field_name)
 
     def __call__(self) -> dict[str, Any]:
         data = self._inner()
-        section = data.get("dataframer")
+        if isinstance(data.get("channels"), dict):
+            try:
+                data = {**data, "channels": fold_channel_names(data["channels"])}
+            except ValueError as exc:
+                raise ConfigError(str(exc), path=self._path) from None
+        self._note_the_key(data.get("dataframer"))
+        return data
+
+    def _note_the_key(self, section: Any) -> None:
         given = [
             key for key in _KEY_FIELDS if isinstance(section, dict) and _gives(section.get(key))
         ]
@@ -157,7 +124,6 @@ class _OneKey(PydanticBaseSettingsSource):
         context.key_ignored.extend(
             (key, self._where(key)) for key in given if key != context.key_field
         )
-        return data
 
 
 class _MappingEnvSource(EnvSettingsSource):
@@ -214,15 +180,7 @@ class _YamlSource(YamlConfigSettingsSource):
         super().__init__(settings_cls, yaml_file=context.yaml_path)
 
     def _read_file(self, file_path: Any) -> dict[str, Any]:
-        path = Path(file_path)
-        data = _parse_yaml(path)
-        if isinstance(data.get("channels"), dict):
-            # Folded here, before the sources merge, so WATCHER_CHANNELS__ONCALL overrides
-            # a channel the file spells OnCall instead of adding a second one.
-            try:
-                data["channels"] = fold_channel_names(data["channels"])
-            except ValueError as exc:
-                raise ConfigError(str(exc), path=path) from None
+        data = _parse_yaml(Path(file_path))
         self._load_context.yaml_data = data
         return data
 

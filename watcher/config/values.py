@@ -1,7 +1,9 @@
 """Single configuration values: how each is read, normalised and checked.
 
-The section models of `watcher.config.sections` apply these as validators; each raises
-`ValueError` with a message that shows the value only when it cannot be a secret.
+The models of `watcher.config.sections`, `watcher.config.channels` and the sources apply these;
+each raises `ValueError` with a message that shows the value only when it cannot be a secret.
+Channel names are case-insensitive: `channel_key` is their one spelling, for the config and
+the command line alike.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,18 +19,19 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator
 
 from watcher.redact import mask
-from watcher.run_ids import normalize_run_id
+from watcher.run_refs import normalize_run_ids
 
 __all__ = [
     "HOSTNAME",
     "TERMINAL_ORDER",
+    "channel_key",
     "expand_path",
     "fold_channel_names",
     "kind_of",
     "lower",
     "name_list",
     "parse_listen",
-    "run_ids",
+    "run_id_list",
     "state_path",
     "status_set",
     "url_outline",
@@ -101,9 +105,9 @@ def state_path(value: Any) -> Any:
     return path
 
 
-def run_ids(value: Any) -> Any:
-    """Run ids: a list, a JSON list or a comma-separated string; each normalised by
-    `watcher.run_ids.normalize_run_id`, then deduplicated."""
+def run_id_list(value: Any) -> Any:
+    """Run ids: a list, a JSON list or a comma-separated string; normalised, each run once
+    (`watcher.run_refs.normalize_run_ids`)."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -115,16 +119,15 @@ def run_ids(value: Any) -> Any:
             value = [part for part in text.split(",") if part.strip()] if text else []
     if not isinstance(value, list | tuple):
         raise ValueError(f"must be a list of run ids (got {kind_of(value)})")
-    ids: list[str] = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, str | int):
-            raise ValueError(f"a run id must be a string (got {kind_of(item)})")
-        if not str(item).strip():
-            raise ValueError("a run id must not be empty")
-        run_id = normalize_run_id(str(item))
-        if run_id not in ids:
-            ids.append(run_id)
-    return ids
+    return normalize_run_ids(_run_id_text(item) for item in value)
+
+
+def _run_id_text(item: Any) -> str:
+    if isinstance(item, bool) or not isinstance(item, str | int):
+        raise ValueError(f"a run id must be a string (got {kind_of(item)})")
+    if not str(item).strip():
+        raise ValueError("a run id must not be empty")
+    return str(item)
 
 
 def status_set(value: Any) -> Any:
@@ -147,17 +150,22 @@ def status_set(value: Any) -> Any:
     return frozenset(statuses)
 
 
+def channel_key(name: str) -> str:
+    """The one spelling of a channel name: lower case. Names are case-insensitive, as the
+    ``WATCHER_CHANNELS__NAME`` variables that set them are."""
+    return name.lower()
+
+
 def fold_channel_names(channels: dict[Any, Any]) -> dict[Any, Any]:
-    """``channels`` with its names in lower case (channel names are case-insensitive, as the
-    environment variables that name them are); ValueError for two names that differ only by
-    case. A name that is not a string is left for validation to refuse."""
+    """``channels`` keyed by `channel_key`; ValueError for two names that differ only by case.
+    A name that is not a string is left for validation to refuse."""
     folded: dict[Any, Any] = {}
     spelled: dict[str, str] = {}
     for name, urls in channels.items():
         if not isinstance(name, str):
             folded[name] = urls
             continue
-        key = name.lower()
+        key = channel_key(name)
         if key in spelled:
             raise ValueError(
                 f"channels: {spelled[key]!r} and {name!r} differ only by case "
@@ -168,14 +176,17 @@ def fold_channel_names(channels: dict[Any, Any]) -> dict[Any, Any]:
     return folded
 
 
-def name_list(what: str, *, fold: bool = False) -> Any:
+def name_list(what: str, *, spelling: Callable[[str], str] | None = None) -> BeforeValidator:
+    """A validator of a list of names (or one name): each stripped (and then spelled by
+    ``spelling``, such as `channel_key`), none empty, each once."""
+
     def check(value: Any) -> Any:
         if isinstance(value, str):
             value = [value]
         if isinstance(value, list | tuple):
             names = [item.strip() if isinstance(item, str) else item for item in value]
-            if fold:
-                names = [name.lower() if isinstance(name, str) else name for name in names]
+            if spelling is not None:
+                names = [spelling(name) if isinstance(name, str) else name for name in names]
             if not names:
                 raise ValueError(f"must name at least one {what}")
             for name in names:

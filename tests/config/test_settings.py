@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from watcher.config import (
-    DEFAULT_BASE_URL,
     ConfigError,
     Route,
     Settings,
     load_settings,
     resolve_api_key,
 )
+from watcher.config.sections import DEFAULT_BASE_URL
 
 ALL = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 
@@ -75,13 +75,6 @@ def config_file(tmp_path: Path) -> WriteConfig:
         return path
 
     return write
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run the test inside tmp_path, so ./watcher.yaml lookups never see the repository's."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_defaults_without_file_or_environment(in_tmp: Path) -> None:

@@ -1,0 +1,138 @@
+"""The channels (`watcher.config.channels`): names are case-insensitive in every source, and a
+load for a command that never sends keeps the URLs as written."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from random import Random
+
+import hypothesis
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.config.helpers import config_error, write
+from watcher.cli.usage import channel_argument
+from watcher.config import (
+    ConfigError,
+    Settings,
+    channel_key,
+    config_warnings,
+    load_settings,
+    secrets_of,
+)
+
+pytestmark = pytest.mark.usefixtures("in_tmp")
+
+
+# --- channel names are case-insensitive -------------------------------------------------------
+
+
+def test_env_overrides_a_channel_the_file_spells_in_capitals(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "channels:\n  OnCall: json://a.example.com\n  Team: json://t.example.com\n"
+        "routes:\n  - channels: [ONCALL, team]\n",
+    )
+    settings = load_settings(path, environ={"WATCHER_CHANNELS__ONCALL": "json://b.example.com"})
+    assert settings.channels == {
+        "oncall": ["json://b.example.com"],
+        "team": ["json://t.example.com"],
+    }
+    assert settings.routes[0].channels == ["oncall", "team"]
+    assert settings.channels["oncall"] == ["json://b.example.com"]
+    assert config_warnings(settings) == []
+
+
+def test_names_differing_only_by_case_are_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "channels:\n  team: json://a.example.com\n  Team: json://b.example.com\n"
+    )
+    message = config_error(path, {})
+    assert message == (
+        f"config error in {path}: channels: 'team' and 'Team' differ only by case "
+        "(channel names are case-insensitive)"
+    )
+    message = config_error(
+        None, {"WATCHER_CHANNELS": '{"A": "json://a.b.com", "a": "json://c.d.com"}'}
+    )
+    assert "'A' and 'a' differ only by case" in message
+
+
+def test_a_whole_json_section_overrides_the_file_in_any_case(tmp_path: Path) -> None:
+    """WATCHER_CHANNELS='{"Team": ...}' overrides the file's team, as WATCHER_CHANNELS__TEAM
+    does: each source is folded before they merge (this was refused as two names)."""
+    path = write(tmp_path, "channels:\n  team: json://a.example.com\n  ops: json://o.example.com\n")
+    environ = {"WATCHER_CHANNELS": '{"Team": "json://b.example.com"}'}
+    assert load_settings(path, environ=environ).channels == {
+        "team": ["json://b.example.com"],
+        "ops": ["json://o.example.com"],
+    }
+
+
+def test_keyword_arguments_are_folded_too() -> None:
+    settings = Settings(channels={"Team": "json://a.example.com"}, routes=[{"channels": ["TEAM"]}])
+    assert list(settings.channels) == ["team"]
+    assert settings.routes[0].channels == ["team"]
+    with pytest.raises(ConfigError, match="'A' and 'a' differ only by case"):
+        Settings(channels={"A": "json://a.example.com", "a": "json://b.example.com"})
+
+
+SPELLABLE = st.text(alphabet=string.ascii_letters + string.digits + ".-", min_size=1, max_size=10)
+
+
+@hypothesis.settings(max_examples=40, deadline=None, database=None)
+@given(SPELLABLE.filter(lambda name: any(c.isalpha() for c in name)), st.randoms())
+def test_every_spelling_of_a_name_is_one_channel(
+    tmp_path_factory: pytest.TempPathFactory, name: str, rnd: Random
+) -> None:
+    """The file, a route, the environment and the command line's --channel, each spelling the
+    name its own way, all meet on one channel (the one rule: channel_key)."""
+
+    def spell() -> str:
+        return "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in name)
+
+    path = write(
+        tmp_path_factory.mktemp("spell"),
+        f"channels:\n  {spell()}: json://a.example.com\nroutes:\n  - channels: [{spell()}]\n",
+    )
+    settings = load_settings(path, environ={f"WATCHER_CHANNELS__{spell()}": "json://b.example.com"})
+    assert settings.channels == {channel_key(name): ["json://b.example.com"]}
+    assert settings.routes[0].channels == [channel_key(name)]
+    assert channel_argument(settings, spell()) == channel_key(name)
+
+
+# --- loads that do not expand channel URLs ----------------------------------------------------
+
+UNEXPANDED = (
+    "channels:\n"
+    "  team: 'slack://${SLACK_A}/${SLACK_B}/${SLACK_C}/#ml'\n"
+    "  hook: 'json://hooks.example.com/Tok3nAbcdef123456'\n"
+    "routes:\n  - channels: [team, hook]\n"
+)
+
+
+def test_channels_unexpanded_for_commands_that_do_not_send(tmp_path: Path) -> None:
+    """No ${VAR} needed, no apprise check; the names still check the routes."""
+    path = write(tmp_path, UNEXPANDED)
+    with pytest.raises(ConfigError, match="SLACK_A is not set"):
+        load_settings(path, environ={})
+    settings = load_settings(path, environ={}, expand_channels=False)
+    assert not settings.channels_expanded
+    assert settings.channels["team"] == ["slack://${SLACK_A}/${SLACK_B}/${SLACK_C}/#ml"]
+    assert "Tok3nAbcdef123456" in secrets_of(settings)  # written in clear: still a secret
+    assert not any("$" in secret for secret in secrets_of(settings))
+
+    write(tmp_path, UNEXPANDED.replace("[team, hook]", "[team, pager]"))
+    with pytest.raises(ConfigError, match="unknown channel 'pager'"):
+        load_settings(path, environ={}, expand_channels=False)
+
+
+@pytest.mark.parametrize("item", ["[1]", "{a: 1}", "7", "null"])
+def test_a_route_channel_that_is_not_a_string(tmp_path: Path, item: str) -> None:
+    """A list, mapping, number or null among a route's channels: one line, exit 2."""
+    text = f"channels:\n  team: json://127.0.0.1:9/x\nroutes:\n  - channels: [team, {item}]\n"
+    message = config_error(write(tmp_path, text), {"DATAFRAMER_API_KEY": "sk-test-123"})
+    assert "routes[0].channels" in message
+    assert "must be a string" in message
