@@ -12,7 +12,7 @@ from tests.support import API_KEY, WebhookReceiver, wait_for
 from watcher.config import Settings
 from watcher.logs import SCRUBBER, configure
 from watcher.service.reload import apply_reload, in_force, restart_only_changes
-from watcher.service.runtime import Runtime
+from watcher.service.runtime import Runtime, tick_policy
 from watcher.simulator import SimulatorServer
 
 
@@ -111,21 +111,20 @@ async def test_apply_reload_in_process(tmp_path: Path, simulator: SimulatorServe
     assert kept.delivery.retry_initial == 1.0
 
     secrets = SCRUBBER.secrets
-    runtime = Runtime.open(old)
     root = logging.getLogger()
     handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
     try:
-        configure(level="info", fmt="json")
-        result = apply_reload(runtime, new)
-        assert root.level == logging.DEBUG
-        assert "reload-pass-4242" in SCRUBBER.secrets
-        assert API_KEY in SCRUBBER.secrets  # the key still in use stays scrubbed
-        assert runtime.settings is result.settings
-        assert runtime.pipeline.settings is result.settings
-        assert result.not_applied == tuple(restart_only_changes(old, new))
+        async with Runtime.open(old) as runtime:
+            configure(level="info", fmt="json")
+            result = apply_reload(runtime, new)
+            assert root.level == logging.DEBUG
+            assert "reload-pass-4242" in SCRUBBER.secrets
+            assert API_KEY in SCRUBBER.secrets  # the key still in use stays scrubbed
+            assert runtime.settings is result.settings
+            assert runtime.pipeline.policy == tick_policy(result.settings)
+            assert result.not_applied == tuple(restart_only_changes(old, new))
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
         SCRUBBER.update(secrets)
         structlog.configure(**structlog_config)
-        await runtime.aclose()
