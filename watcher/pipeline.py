@@ -97,7 +97,13 @@ class Pipeline:
                 return await self._tick(self.policy)
             except StateConflict as exc:
                 log.info("tick_redone", reason=str(exc))
-        return await self._tick(self.policy)
+        try:
+            return await self._tick(self.policy)
+        except StateConflict as exc:
+            raise StateConflict(
+                f"a track or untrack kept landing during the tick ({REDOS + 1} tries);"
+                " it recorded nothing"
+            ) from exc
 
     async def _tick(self, policy: TickPolicy) -> TickSummary:
         now = self.clock()
