@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -33,6 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.config import ConfigError, Settings, load_settings
 from watcher.deliver.policy import poll_delay
 from watcher.errors import ApiError, RateLimited, StateConflict, StateError, Unauthorized
+from watcher.service.drains import Drains
 from watcher.service.health import ListenError, Vitals
 from watcher.service.metrics import Metrics
 from watcher.service.monitor import Monitor
@@ -43,7 +43,6 @@ from watcher.service.sdnotify import Notifier, watchdog_interval
 log = structlog.get_logger("watcher.service.daemon")
 
 UNAUTHORIZED_LOG_EVERY = 300.0  # seconds between repeated 401 error lines
-STOP_GRACE = 10.0  # seconds in-flight sends get on shutdown
 _JOB = {"max_instances": 1, "coalesce": True}
 _TICK_ERRORS = (ApiError, StateError, StateConflict)  # logged and counted by Daemon._tick
 
@@ -61,12 +60,11 @@ class Daemon:
         self._serial = asyncio.Lock()  # a tick and a reload never interleave
         self._poll_idle = asyncio.Event()  # no poll job between its first step and its end
         self._poll_idle.set()
-        self._drain_tasks: dict[str, asyncio.Task[None]] = {}  # channel -> its drain
+        self.drains = Drains(runtime, monitor)
         self._background: set[asyncio.Task[None]] = set()
         self.tick_id = 0
         self._last_unauthorized_log = -UNAUTHORIZED_LOG_EVERY
         self._retry_after: float | None = None
-        self._deliver_failures = 0  # delivery passes failed in a row on the state file
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -249,69 +247,19 @@ class Daemon:
             log.info("tick", **summary.as_log())
             monitor.tick_succeeded(summary)
             if summary.notifications:
-                self._kick_drain()
+                self.drains.kick()
 
     async def _deliver_job(self) -> None:
         if self.stopping.is_set():
             return
         self.monitor.beat()
-        self._kick_drain()
+        self.drains.kick()
 
     async def _watchdog_job(self) -> None:
         # A coroutine on purpose: APScheduler would run a plain function in a worker thread,
         # which keeps running when the loop hangs, and the ping must come from the loop.
         if not self.stopping.is_set():
             self.monitor.watchdog()
-
-    def _kick_drain(self) -> None:
-        """Start a drain task for each channel with something due that has none running.
-
-        One task per channel: a channel that hangs (each send waits up to delivery.timeout)
-        holds only its own task, and the other channels' new alerts go out meanwhile. The
-        tasks let the job return at once (it never "overlaps"), and start in a fresh context,
-        so the tick that kicked them does not lend them its id.
-        """
-        if self.stopping.is_set():
-            return
-        self._drain_tasks = {n: t for n, t in self._drain_tasks.items() if not t.done()}
-        try:
-            due = self.rt.store.due_deliveries(self.rt.clock(), limit=1)
-        except StateError as exc:
-            self._deliver_failed(exc)
-            return
-        loop = asyncio.get_running_loop()
-        for channel in dict.fromkeys(delivery.channel for delivery in due):
-            if channel not in self._drain_tasks:
-                self._drain_tasks[channel] = loop.create_task(
-                    self._drain(channel), context=contextvars.Context()
-                )
-
-    async def _drain(self, channel: str) -> None:
-        try:
-            summary = await self.rt.drain_all(channels=[channel])
-        except StateError as exc:
-            self._deliver_failed(exc)
-            return
-        if self._deliver_failures:
-            log.info("deliver_recovered", after_failures=self._deliver_failures)
-            self._deliver_failures = 0
-        changed = bool(summary.sent or summary.failed or summary.dead)
-        if changed:
-            log.info(
-                "delivered",
-                channel=channel,
-                sent=summary.sent,
-                failed=summary.failed,
-                dead=summary.dead,
-            )
-        self.monitor.drained(changed=changed)
-
-    def _deliver_failed(self, exc: StateError) -> None:
-        # One warning when the state file stops taking delivery writes, not one a second.
-        self._deliver_failures += 1
-        level = log.warning if self._deliver_failures == 1 else log.debug
-        level("deliver_failed", error=str(exc), failures=self._deliver_failures)
-        self.monitor.drained(changed=True, error=exc)
 
     async def _prune_job(self) -> None:
         if self.stopping.is_set():
@@ -376,33 +324,19 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.stop()
-        # No new send starts; those in flight get the grace period.
+        # No new drain or send starts; those in flight get the grace period.
+        self.drains.close()
         self.rt.deliverer.stop()
         if self.scheduler.running:
-            # No new job starts, and the jobs under way run on (shutdown() would cancel them).
+            # APScheduler's shutdown() cancels the jobs it finds pending: start none from here.
             self.scheduler.pause()
         # The tick under way finishes and records; a reload waiting for it sees the stop.
         await self._poll_idle.wait()
         await asyncio.gather(*self._background)
-        await self._drain_grace()
+        await self.drains.finish()
         if self.scheduler.running:
-            # No job of ours is under way any more: nothing left for it to cancel.
             self.scheduler.shutdown(wait=False)
         log.info("stopped")
-
-    async def _drain_grace(self) -> None:
-        """Each channel's sends in flight get `delivery.timeout` plus a second (at most
-        `STOP_GRACE`); unacked sends stay pending in the outbox for the next start."""
-        draining = {task for task in self._drain_tasks.values() if not task.done()}
-        if not draining:
-            return
-        grace = min(STOP_GRACE, self.settings.delivery.timeout + 1)
-        _, late = await asyncio.wait(draining, timeout=grace)
-        if late:
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-            log.warning("stop_grace_expired", seconds=grace)
 
 
 @contextlib.contextmanager
