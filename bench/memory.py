@@ -24,6 +24,7 @@ from bench.world import API_KEY, quiet_logs, settings_for, write_config
 from watcher.clock import utcnow
 from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
+from watcher.service.runtime import tick_policy
 from watcher.state import Store
 
 MIB = 1024 * 1024
@@ -81,20 +82,20 @@ async def _measure_tick(url: str, workdir: Path) -> dict[str, float]:
     out: dict[str, float] = {"rss_before_mib": before}
     async with DataframerClient(url, API_KEY) as client:
         with Store.open(workdir / "rss.db") as store:
-            await Pipeline(settings, store, client, clock=utcnow).tick()
+            await Pipeline(tick_policy(settings), store, client, clock=utcnow).tick()
         out["peak_rss_mib"] = peak_rss_mib()
         out["peak_rss_growth_mib"] = round(out["peak_rss_mib"] - before, 1)
         # tracemalloc slows allocation several-fold, so it never runs during the RSS tick.
         tracemalloc.start()
         with Store.open(workdir / "traced.db") as store:
-            await Pipeline(settings, store, client, clock=utcnow).tick()
+            await Pipeline(tick_policy(settings), store, client, clock=utcnow).tick()
         out["tracemalloc_baseline_peak_mib"] = round(tracemalloc.get_traced_memory()[1] / MIB, 2)
         tracemalloc.clear_traces()
         with Store.open(workdir / "rss.db") as store:
             store.snapshots()
             cache = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
-            await Pipeline(settings, store, client, clock=utcnow).tick()
+            await Pipeline(tick_policy(settings), store, client, clock=utcnow).tick()
             peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     out["snapshot_cache_mib"] = round(cache / MIB, 2)

@@ -23,6 +23,7 @@ from watcher.clock import utcnow
 from watcher.config import Settings
 from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline, TickSummary
+from watcher.service.runtime import tick_policy
 from watcher.simulator import SimulatorServer
 from watcher.state import Store
 
@@ -85,7 +86,7 @@ async def _baseline(
     for rep in range(1 + sizes.slow_reps):
         path = workdir / f"baseline-{rep}.db"
         with Store.open(path) as store:
-            pipeline = Pipeline(settings, store, client, clock=utcnow)
+            pipeline = Pipeline(tick_policy(settings), store, client, clock=utcnow)
             with counting(server) as seen, watch:
                 summary = await pipeline.tick()
         requests += seen
@@ -129,7 +130,7 @@ async def _steady(
         copy_state(golden, path)
         with Store.open(path) as store:
             store.snapshots()  # a running daemon holds them in memory from its last tick
-            pipeline = Pipeline(settings, store, client, clock=utcnow)
+            pipeline = Pipeline(tick_policy(settings), store, client, clock=utcnow)
             moved = change(server, active, sizes.changes)
             try:
                 with counting(server) as seen, watch:

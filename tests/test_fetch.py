@@ -464,16 +464,21 @@ async def test_a_closed_port_is_connection_refused() -> None:
 
 
 async def test_request_counter_counts_failures_too() -> None:
-    """client.requests counts every request, answered or failed."""
+    """client.requests counts every request, answered or failed; the observer hears each."""
     api = FakeApi(listed=[api_run("r1")])
     api.codes["r2"] = 500
-    async with client_for(api) as client:
+    seconds: list[float] = []
+    transport = httpx.MockTransport(api)
+    async with DataframerClient(
+        BASE, API_KEY, transport=transport, on_request=seconds.append
+    ) as client:
         await client.list_runs()
         await client.get_run("r1")
         with pytest.raises(TransientApiError):
             await client.get_run("r2")
         assert client.requests == 3
-        assert len(client.request_seconds) == 3
+        assert len(seconds) == 3
+        assert all(s >= 0 for s in seconds)
 
 
 async def test_concurrency_is_bounded() -> None:

@@ -14,17 +14,17 @@ import pytest
 from watcher.config import Settings, load_settings
 from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
-from watcher.service.runtime import Runtime
+from watcher.service.runtime import Runtime, tick_policy
 from watcher.state import Store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def settings_for(tmp_path: Path, body: str) -> Settings:
+def settings_for(tmp_path: Path, body: str, *, key: str = "key-123456") -> Settings:
     """Settings from a YAML body, with the state file in tmp_path."""
     config = tmp_path / "watcher.yaml"
     config.write_text(f"state:\n  path: {tmp_path / 'w.db'}\n" + body)
-    return load_settings(config, environ={"DATAFRAMER_API_KEY": "key-123456"})
+    return load_settings(config, environ={"DATAFRAMER_API_KEY": key})
 
 
 class FakeApi:
@@ -63,7 +63,7 @@ def pipeline(settings: Settings, store: Store, api: FakeApi) -> Pipeline:
     client = DataframerClient(
         "http://api.test", "key-123456", transport=httpx.MockTransport(api.handler)
     )
-    return Pipeline(settings, store, client, clock=clock())
+    return Pipeline(tick_policy(settings), store, client, clock=clock())
 
 
 def alerts(store: Store) -> list[Any]:
@@ -95,8 +95,8 @@ def test_restart_keeps_a_configured_run_untracked(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, "track:\n  runs: [X, Y]\n")
 
     async def start_and_stop() -> None:
-        runtime = Runtime.open(settings)
-        await runtime.aclose()
+        async with Runtime.open(settings):
+            pass
 
     asyncio.run(start_and_stop())
     with Store.open(settings.state.path) as cli:
@@ -112,22 +112,44 @@ def test_wrong_key_is_caught_even_with_nothing_to_poll(tmp_path: Path) -> None:
     """No active run and no discovery: the start-up key check still meets the 401."""
     from watcher.errors import Unauthorized
 
-    settings = settings_for(tmp_path, "")
     api = FakeApi()
 
     async def cycle(key: str) -> int:
-        runtime = Runtime.open(settings)
-        await runtime.client.aclose()
-        runtime.client = DataframerClient(
-            "http://api.test", key, transport=httpx.MockTransport(api.handler)
-        )
-        runtime.pipeline.client = runtime.client
-        try:
+        settings = settings_for(tmp_path, "", key=key)
+        transport = httpx.MockTransport(api.handler)
+        async with Runtime.open(settings, transport=transport) as runtime:
             await runtime.cycle()
-        finally:
-            await runtime.aclose()
         return api.requests
 
     assert asyncio.run(cycle("key-123456")) == 1  # one cheap authenticated read
     with pytest.raises(Unauthorized):
         asyncio.run(cycle("wrong-key"))
+
+
+def test_track_landing_during_the_redo_too_still_records_the_tick(tmp_path: Path) -> None:
+    """`untrack X; track X` lands during the tick and again during its redo: the tick is
+    redone once more and records, one alert. (Before, the second conflict failed the tick as
+    a state-file error, and /readyz said the state file could not be written.)"""
+    settings = settings_for(
+        tmp_path, "track:\n  runs: [X]\nchannels:\n  team: json://127.0.0.1:9/\n"
+    )
+    api = FakeApi(X="SUCCEEDED")
+    with Store.open(settings.state.path) as store, Store.open(settings.state.path) as cli:
+        store.track(["X"], T0)
+        p = pipeline(settings, store, api)
+        conflicts = 0
+
+        def retrack() -> None:
+            nonlocal conflicts
+            conflicts += 1
+            cli.untrack(["X"], T0)
+            cli.track(["X"], T0)
+            if conflicts < 2:
+                api.during_next_request = retrack
+
+        api.during_next_request = retrack
+        summary = asyncio.run(p.tick())
+        assert conflicts == 2
+        assert summary.alerts == 1
+        assert len(alerts(store)) == 1
+        assert store.snapshots()["X"].status == "SUCCEEDED"

@@ -14,6 +14,7 @@ import math
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from datetime import UTC
 from types import TracebackType
 from typing import Self
@@ -72,7 +73,9 @@ class DataframerClient:
         timeout: float = 10.0,
         max_concurrency: int = 8,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_request: Callable[[float], None] | None = None,
     ) -> None:
+        """`on_request` hears each request's duration in seconds, failed ones included."""
         self.base_url = base_url.rstrip("/")
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
@@ -89,7 +92,7 @@ class DataframerClient:
         )
         self.requests = 0
         self._skipped_ids: set[str] = set()
-        self.request_seconds: list[float] = []  # drained by the metrics observer, if any
+        self._on_request = on_request
 
     async def __aenter__(self) -> Self:
         return self
@@ -201,7 +204,8 @@ class DataframerClient:
                 raise TransientApiError(f"GET {where} failed: {transport_reason(exc)}") from exc
             finally:
                 self.requests += 1
-                self.request_seconds.append(time.perf_counter() - started)
+                if self._on_request is not None:
+                    self._on_request(time.perf_counter() - started)
         return _check(response, content, where, self.base_url)
 
 

@@ -4,6 +4,7 @@ WatcherError
 ├── ConfigError              (watcher.config) bad configuration: exit 2
 ├── StateError               the state file is unusable: exit 1
 │   └── StateLocked          another daemon holds the state file
+├── StateConflict            a `track`/`untrack` landed mid-tick: the tick is redone
 └── ApiError                 anything the Dataframer API did wrong
     ├── Unauthorized         401/403: the key is wrong
     ├── NotFound             404: the run is gone
@@ -27,8 +28,11 @@ class StateLocked(StateError):
     """Another watcher process holds the exclusive lock on the state file."""
 
 
-class StateConflict(StateError):
-    """`track`/`untrack` changed a run while a tick was deciding about it: redo the tick."""
+class StateConflict(WatcherError):
+    """`track`/`untrack` changed a run while a tick was deciding about it: redo the tick.
+
+    Not a StateError: the file took the write it was asked for, and the user's change won.
+    """
 
 
 class ApiError(WatcherError):

@@ -1,6 +1,8 @@
 """One poll tick, stage by stage: fetch -> detect -> route -> record.
 
 Delivery (deliver -> ack) drains the outbox separately, so a slow channel never delays polling.
+A tick decides with a frozen `TickPolicy` (routes, channel names, discovery, grouping), never
+with the whole settings; a config reload hands the pipeline a new one between two ticks.
 """
 
 from __future__ import annotations
@@ -13,17 +15,31 @@ from datetime import datetime
 
 import structlog
 
-from watcher.config import Settings
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, TickRecord
 from watcher.fetch import DataframerClient, enrich, is_active, observe
 from watcher.models import KNOWN_STATUSES
 from watcher.render import compose_messages
-from watcher.route import route
+from watcher.route import RouteRule, route
 from watcher.state import Store
 
 log = structlog.get_logger("watcher.pipeline")
+
+# A `track`/`untrack` landing mid-tick makes the record stage refuse; the tick is redone from
+# the new state this many times before the conflict counts as a failed tick.
+REDOS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TickPolicy:
+    """What a tick decides with: the routes in order, the configured channels' names, whether
+    to discover every run (`track.all`), and how many runs one message may group."""
+
+    routes: tuple[RouteRule, ...]
+    channels: tuple[str, ...]
+    track_all: bool
+    max_runs_per_message: int
 
 
 @dataclass(frozen=True)
@@ -51,17 +67,20 @@ class TickSummary:
 
 
 class Pipeline:
-    """Holds what a tick needs (settings, store, API client) and runs one tick at a time."""
+    """Holds what a tick needs (policy, store, API client) and runs one tick at a time.
+
+    `policy` is replaced whole on a config reload; each tick reads it once, at its start.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        policy: TickPolicy,
         store: Store,
         client: DataframerClient,
         *,
         clock: Callable[[], datetime],
     ) -> None:
-        self.settings = settings
+        self.policy = policy
         self.store = store
         self.client = client
         self.clock = clock
@@ -70,28 +89,34 @@ class Pipeline:
         """Fetch, detect, route and record once. Raises ApiError or StateError when it cannot.
 
         A `track`/`untrack` that lands on a run while the tick decides about it makes the
-        record stage refuse; the tick is then redone once from the new state.
+        record stage refuse; the tick is then redone from the new state, up to `REDOS` times,
+        after which the StateConflict is raised (a failed tick, not a state-file failure).
         """
+        for _ in range(REDOS):
+            try:
+                return await self._tick(self.policy)
+            except StateConflict as exc:
+                log.info("tick_redone", reason=str(exc))
         try:
-            return await self._tick()
+            return await self._tick(self.policy)
         except StateConflict as exc:
-            log.info("tick_redone", reason=str(exc))
-            return await self._tick()
+            raise StateConflict(
+                f"a track or untrack kept landing during the tick ({REDOS + 1} tries);"
+                " it recorded nothing"
+            ) from exc
 
-    async def _tick(self) -> TickSummary:
+    async def _tick(self, policy: TickPolicy) -> TickSummary:
         now = self.clock()
         snapshots = self.store.snapshots()
-        track_all = self.settings.track.all
+        track_all = policy.track_all
         baseline = track_all and not self.store.baseline_done
         report = await observe(self.client, snapshots, track_all=track_all, baseline=baseline)
         for run_id, error in report.run_errors.items():
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
         detection = detect(snapshots, report.observation, now)
         events = await self._enriched(detection.events)
-        intents = route(events, self.settings.routes, list(self.settings.channels))
-        notes = compose_messages(
-            events, intents, max_runs_per_message=self.settings.delivery.max_runs_per_message
-        )
+        intents = route(events, policy.routes, policy.channels)
+        notes = compose_messages(events, intents, max_runs_per_message=policy.max_runs_per_message)
         self.store.record(
             TickRecord(
                 at=now,

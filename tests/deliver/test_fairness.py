@@ -20,7 +20,7 @@ from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
 from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
-from watcher.service.runtime import Runtime
+from watcher.service.runtime import Runtime, tick_policy
 from watcher.simulator import SimulatorServer
 from watcher.state import Store
 
@@ -131,7 +131,7 @@ async def test_drain_all_tries_each_due_delivery_once_and_every_channel_progress
     (tmp_path / "watcher.yaml").write_text(f"state:\n  path: {store.path}\n")
     settings = load_settings(tmp_path / "watcher.yaml", environ={"DATAFRAMER_API_KEY": "k-1"})
     client = DataframerClient("http://127.0.0.1:9", "k-1")
-    pipeline = Pipeline(settings, store, client, clock=clock)
+    pipeline = Pipeline(tick_policy(settings), store, client, clock=clock)
     runtime = Runtime(settings, store, client, sender, deliverer, pipeline, clock)
 
     try:

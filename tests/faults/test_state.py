@@ -39,7 +39,7 @@ from watcher.deliver.sender import Sender
 from watcher.errors import StateError
 from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
-from watcher.service.runtime import Runtime
+from watcher.service.runtime import Runtime, tick_policy
 from watcher.simulator import SimulatorServer
 from watcher.state import Store
 from watcher.state.schema import CURRENT_VERSION
@@ -184,9 +184,8 @@ async def test_delivery_sends_nothing_it_could_not_ack(tmp_path: Path) -> None:
     deliverer = Deliverer(
         store, sender, settings.channels, policy=RetryPolicy(1, 2, 60), clock=utcnow
     )
-    runtime = Runtime(
-        settings, store, client, sender, deliverer, Pipeline(settings, store, client, clock=utcnow)
-    )
+    pipeline = Pipeline(tick_policy(settings), store, client, clock=utcnow)
+    runtime = Runtime(settings, store, client, sender, deliverer, pipeline)
     try:
         assert len(store.due_deliveries(utcnow())) == 2
         for _ in range(3):
@@ -194,7 +193,9 @@ async def test_delivery_sends_nothing_it_could_not_ack(tmp_path: Path) -> None:
                 await runtime.drain_all()
         assert hook.requests == []
     finally:
-        await runtime.aclose()
+        await client.aclose()
+        sender.close()
+        store.close()
         hook.stop()
     with Store.open(db) as writable:  # nothing was lost: both still due
         assert len(writable.due_deliveries(utcnow())) == 2

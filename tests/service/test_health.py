@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support import API_KEY, WebhookSink, free_port, http_get, wait_for, watcher_cli
 from watcher import __version__
 from watcher.config import HealthConfig, Settings
+from watcher.service.daemon import Daemon
 from watcher.service.monitor import Monitor
-from watcher.service.runtime import Runtime
 from watcher.service.sdnotify import Notifier
 from watcher.simulator import SimulatorServer
 
@@ -161,12 +161,11 @@ async def monitor(tmp_path: Path, simulator: SimulatorServer) -> AsyncIterator[M
         state={"path": str(tmp_path / "watcher.db")},
         poll={"interval": "10s"},
     )
-    runtime = Runtime.open(settings)
-    mon = Monitor(runtime, Notifier(None))
-    mon.open_health(HealthConfig(listen="127.0.0.1:0"))
-    yield mon
-    mon.close()
-    await runtime.aclose()
+    async with Daemon.open(settings, config_path=None, notifier=Notifier(None)) as daemon:
+        mon = daemon.monitor
+        mon.open_health(HealthConfig(listen="127.0.0.1:0"))
+        yield mon
+        mon.close()
 
 
 async def test_probe_verdicts(monitor: Monitor) -> None:

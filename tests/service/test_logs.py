@@ -10,7 +10,6 @@ import structlog
 from tests.support import API_KEY, WebhookSink, wait_for
 from watcher.config import Settings
 from watcher.service.daemon import Daemon
-from watcher.service.runtime import Runtime
 from watcher.service.sdnotify import Notifier
 from watcher.simulator import SimulatorServer
 
@@ -101,22 +100,22 @@ async def test_a_backoff_does_not_lend_its_tick_id_to_other_jobs(
         track={"all": True},
         health={"enabled": False},
     )
-    daemon = Daemon(Runtime.open(settings), config_path=None, notifier=Notifier(None))
     simulator.sim.faults.add([{"kind": "status", "status": 503, "always": True}])
-    running = asyncio.create_task(daemon.run())
     seen: list[tuple[int, dict[str, object]]] = []
+    async with Daemon.open(settings, config_path=None, notifier=Notifier(None)) as daemon:
+        running = asyncio.create_task(daemon.run())
 
-    async def probe() -> None:
-        seen.append((daemon.failures, structlog.contextvars.get_contextvars()))
+        async def probe() -> None:
+            seen.append((daemon.failures, structlog.contextvars.get_contextvars()))
 
-    try:
-        async with asyncio.timeout(30):  # a bounded wait, not a timing assertion
-            while not daemon.scheduler.running:
-                await asyncio.sleep(0.01)
-            daemon.scheduler.add_job(probe, "interval", seconds=0.05, id="probe")
-            while sum(1 for failures, _ in seen if failures >= 3) < 3:  # after two backoffs
-                await asyncio.sleep(0.05)
-    finally:
-        daemon.stop()
-        assert await running == 0
+        try:
+            async with asyncio.timeout(30):  # a bounded wait, not a timing assertion
+                while not daemon.scheduler.running:
+                    await asyncio.sleep(0.01)
+                daemon.scheduler.add_job(probe, "interval", seconds=0.05, id="probe")
+                while sum(1 for failures, _ in seen if failures >= 3) < 3:  # after two backoffs
+                    await asyncio.sleep(0.05)
+        finally:
+            daemon.stop()
+            assert await running == 0
     assert all("tick" not in context for _, context in seen)

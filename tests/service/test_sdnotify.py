@@ -12,8 +12,7 @@ from structlog.testing import capture_logs
 
 from tests.support import API_KEY, NotifySocket, wait_for
 from watcher.config import Settings
-from watcher.service.monitor import Monitor
-from watcher.service.runtime import Runtime
+from watcher.service.daemon import Daemon
 from watcher.service.sdnotify import Notifier, watchdog_interval
 from watcher.simulator import SimulatorServer
 
@@ -100,9 +99,9 @@ async def test_a_hung_loop_stops_the_pings(
         dataframer={"base_url": simulator.url, "api_key": API_KEY},
         state={"path": str(tmp_path / "watcher.db")},
     )
-    runtime = Runtime.open(settings)
-    try:
-        monitor = Monitor(runtime, Notifier(notify_socket.address))
+    notifier = Notifier(notify_socket.address)
+    async with Daemon.open(settings, config_path=None, notifier=notifier) as daemon:
+        monitor = daemon.monitor
         with capture_logs() as logs:
             monitor.watchdog()
             monitor.vitals.heartbeat -= 60  # the one-second delivery job has not run for 60 s
@@ -115,8 +114,6 @@ async def test_a_hung_loop_stops_the_pings(
             monitor.watchdog()
             monitor.tick_ended()
             monitor.watchdog()
-    finally:
-        await runtime.aclose()
 
     Notifier(notify_socket.address).status("probe")
     notify_socket.wait("STATUS", "probe")  # datagrams arrive in order: all pings are in

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 import structlog
@@ -29,6 +29,8 @@ from watcher.config import (
 )
 from watcher.errors import UsageError, WatcherError
 from watcher.logs import SCRUBBER, configure
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,6 +58,13 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print one clean line to stderr and exit."""
     click.echo(one_line(message), err=True)
     sys.exit(code)
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine on the process's one event loop: every command that needs a
+    loop (`run`, `once`, `test-notify`, `demo`) comes through here, and opens what it uses
+    inside it."""
+    return asyncio.run(main)
 
 
 @contextmanager
@@ -97,13 +106,16 @@ def _setup_logging(settings: Settings) -> None:
 def run(state: CliState) -> None:
     """Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config."""
     from watcher.service.daemon import Daemon
-    from watcher.service.runtime import Runtime
 
     settings = state.load()
     _setup_logging(settings)
+
+    async def serve() -> int:
+        async with Daemon.open(settings, config_path=state.config_path) as daemon:
+            return await daemon.run()
+
     with expected_errors():
-        runtime = Runtime.open(settings)
-        code = asyncio.run(Daemon(runtime, config_path=state.config_path).run())
+        code = run_async(serve())
     sys.exit(code)
 
 
@@ -122,7 +134,7 @@ def once(state: CliState) -> None:
                 await runtime.cycle()
 
     with expected_errors():
-        asyncio.run(cycle())
+        run_async(cycle())
 
 
 @main.command()
@@ -237,7 +249,7 @@ def test_notify(state: CliState, channel: str | None) -> None:
 
     settings = state.load()
     with expected_errors():
-        results = asyncio.run(send_sample_alerts(settings, channel))
+        results = run_async(send_sample_alerts(settings, channel))
     failed = 0
     for name, reason in results:
         click.echo(f"{name}: {'ok' if reason is None else 'FAILED: ' + reason}")
@@ -321,7 +333,7 @@ def demo(timeout: float) -> None:
     """Simulator + watcher + a local alert sink, end to end; prints each alert as it arrives."""
     from watcher.cli.demo import run_demo
 
-    sys.exit(run_demo(timeout=timeout))
+    sys.exit(run_async(run_demo(deadline=timeout)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,11 +15,10 @@ from typing import Any
 
 import click
 
-from watcher.config import Settings, load_settings
+from watcher.config import load_settings
 from watcher.logs import configure
 from watcher.models import is_terminal
 from watcher.service.daemon import Daemon
-from watcher.service.runtime import Runtime
 from watcher.simulator import DEMO_SETTLES_AFTER, SimulatorServer, WebhookSink, demo_scenario
 
 DEMO_KEY = "demo-key"
@@ -31,8 +30,9 @@ def _print_alert(payload: dict[str, Any]) -> None:
         click.echo(f"   {line}")
 
 
-def run_demo(*, timeout: float = 60.0) -> int:
-    """Run the whole demo; 0 when every demo run was alerted exactly once before `timeout`."""
+async def run_demo(*, deadline: float = 60.0) -> int:
+    """Run the whole demo; 0 when every demo run was alerted exactly once, within `deadline`
+    seconds."""
     configure(level="warning", fmt="console")
     sink = WebhookSink(on_alert=_print_alert)
     sink.start()
@@ -51,13 +51,14 @@ def run_demo(*, timeout: float = 60.0) -> int:
             )
             settings = load_settings(config, environ={"DATAFRAMER_API_KEY": DEMO_KEY})
             click.echo(f"simulator: {server.url}   alert sink: {sink.url('alerts')}   state: {tmp}")
-            return asyncio.run(_watch(settings, config, server, sink, deadline=timeout))
+            async with Daemon.open(settings, config_path=config) as daemon:
+                return await _watch(daemon, server, sink, deadline=deadline)
     finally:
         sink.stop()
 
 
 async def _watch(
-    settings: Settings, config: Path, server: SimulatorServer, sink: WebhookSink, *, deadline: float
+    daemon: Daemon, server: SimulatorServer, sink: WebhookSink, *, deadline: float
 ) -> int:
     sim = server.sim
     runs = demo_scenario(sim)
@@ -66,8 +67,6 @@ async def _watch(
         f"{len(runs)} runs in the simulator, {len(finished_before)} already finished "
         "(recorded silently as the baseline); alerts appear below as runs finish…"
     )
-    runtime = Runtime.open(settings)
-    daemon = Daemon(runtime, config_path=config)
     daemon_task = asyncio.create_task(daemon.run())
     started = time.monotonic()
     while time.monotonic() - started < deadline and not daemon_task.done():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from watcher.cli.usage import channel_argument
 from watcher.config import Settings
 from watcher.deliver.sender import Sender
 from watcher.errors import UsageError
 from watcher.render import sample_alert
+from watcher.service.runtime import open_sender
 
 
 async def send_sample_alerts(
@@ -23,15 +25,14 @@ async def send_sample_alerts(
     # thread per URL (at least), since a URL queued behind busy threads would report a
     # timeout it never had.
     threads = max(settings.delivery.concurrency, sum(len(settings.channels[n]) for n in names))
-    sender = Sender(concurrency=threads, timeout=settings.delivery.timeout)
-
-    async def one(name: str) -> str | None:
-        title, body = sample_alert(name)
-        outcome = await sender.send(settings.channels[name], title, body)
-        return None if outcome.ok else outcome.reason or "failed"
-
-    try:
-        reasons = await asyncio.gather(*(one(name) for name in names))
-    finally:
-        sender.close()
+    with open_sender(settings, threads=threads) as sender:
+        reasons = await asyncio.gather(
+            *(_send_sample(sender, name, settings.channels[name]) for name in names)
+        )
     return list(zip(names, reasons, strict=True))
+
+
+async def _send_sample(sender: Sender, name: str, urls: Sequence[str]) -> str | None:
+    title, body = sample_alert(name)
+    outcome = await sender.send(urls, title, body)
+    return None if outcome.ok else outcome.reason or "failed"

@@ -111,7 +111,8 @@ class _Pass:
 class Deliverer:
     """Drains due deliveries through a Sender, acking each one as soon as its send returns.
 
-    `observe(channel, outcome)` hears of every try as it is acked (the daemon's metrics).
+    `observe(channel, outcome)`, given by whoever builds it (the runtime, for the daemon's
+    metrics), hears of every try as it is acked.
     """
 
     def __init__(
@@ -133,7 +134,7 @@ class Deliverer:
         self.policy = policy
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
-        self.observe = observe
+        self._observe = observe
         self._log = log if log is not None else structlog.get_logger("watcher.deliver")
         self._failing_since: dict[str, datetime] = {}
         self._stopped = False
@@ -260,8 +261,8 @@ class Deliverer:
 
     def _count(self, name: str, outcome: Outcome, counts: _Pass) -> None:
         counts.count(outcome)
-        if self.observe is not None:
-            self.observe(name, outcome)
+        if self._observe is not None:
+            self._observe(name, outcome)
 
     def _settle(
         self,

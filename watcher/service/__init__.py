@@ -1,6 +1,6 @@
 """The service around the pipeline: the daemon, its runtime, reload, and what the operator sees.
 
-`daemon` (APScheduler jobs, signals), `runtime` (builds and owns the parts), `reload` (SIGHUP),
-`monitor` (vitals, metrics, systemd status), `health` (the probes' listener), `metrics`,
-`sdnotify`.
+`daemon` (APScheduler jobs, signals), `drains` (a delivery task per channel), `runtime` (opens,
+owns and closes the parts), `reload` (SIGHUP), `monitor` (vitals, metrics, systemd status),
+`health` (the probes' listener), `metrics`, `sdnotify`.
 """

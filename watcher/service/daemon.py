@@ -1,30 +1,40 @@
 """The daemon: APScheduler drives a poll job and a delivery job until SIGTERM/SIGINT.
 
-Polling backs off on API errors (capped at ten intervals and five minutes) and recovers by
-itself; delivery runs beside it, each channel in its own task, so a slow or hung channel
-delays neither a poll nor another channel. SIGHUP reloads the config between ticks; a bad
-one is rejected and the old one kept, as Alertmanager does. What the operator sees (systemd
-notifications, health, metrics) comes from `watcher.service.monitor`.
+APScheduler is the one owner of time: the poll (a failed tick backs off by rescheduling the
+poll job; a reload re-times it), the one-second delivery job (drain wake-ups and the loop's
+heartbeat), the systemd watchdog and pruning. Polling backs off on API errors (capped at ten
+intervals and five minutes) and recovers by itself; delivery runs beside it, each channel in
+its own task, so a slow or hung channel delays neither a poll nor another channel. SIGHUP
+reloads the config between ticks; a bad one is rejected and the old one kept, as Alertmanager
+does. What the operator sees (systemd notifications, health, metrics) comes from
+`watcher.service.monitor`.
+
+Lifetimes: `Daemon.open` makes the vitals and metrics, opens the `Runtime` they observe and
+closes it; `Daemon.run` owns the scheduler, the signal handlers and the health listener, in
+one `AsyncExitStack`, and never closes the runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import signal
 import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import ConfigError, Settings, load_settings
 from watcher.deliver.policy import poll_delay
-from watcher.errors import ApiError, RateLimited, StateError, Unauthorized
-from watcher.service.health import ListenError
+from watcher.errors import ApiError, RateLimited, StateConflict, StateError, Unauthorized
+from watcher.service.drains import Drains
+from watcher.service.health import ListenError, Vitals
+from watcher.service.metrics import Metrics
 from watcher.service.monitor import Monitor
 from watcher.service.reload import apply_reload
 from watcher.service.runtime import Runtime
@@ -33,29 +43,50 @@ from watcher.service.sdnotify import Notifier, watchdog_interval
 log = structlog.get_logger("watcher.service.daemon")
 
 UNAUTHORIZED_LOG_EVERY = 300.0  # seconds between repeated 401 error lines
-STOP_GRACE = 10.0  # seconds in-flight sends get on shutdown
 _JOB = {"max_instances": 1, "coalesce": True}
+_TICK_ERRORS = (ApiError, StateError, StateConflict)  # logged and counted by Daemon._tick
 
 
 class Daemon:
     """`dataframer-watcher run`: poll and deliver on a schedule until told to stop."""
 
-    def __init__(
-        self, runtime: Runtime, *, config_path: Path | None, notifier: Notifier | None = None
-    ) -> None:
+    def __init__(self, runtime: Runtime, monitor: Monitor, *, config_path: Path | None) -> None:
         self.rt = runtime
+        self.monitor = monitor
+        self.notifier = monitor.notifier
         self.config_path = config_path
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
-        self._tick_lock = asyncio.Lock()
-        self._drain_tasks: dict[str, asyncio.Task[None]] = {}  # channel -> its drain
+        self._serial = asyncio.Lock()  # a tick and a reload never interleave
+        self._poll_idle = asyncio.Event()  # no poll job between its first step and its end
+        self._poll_idle.set()
+        self.drains = Drains(runtime, monitor)
         self._background: set[asyncio.Task[None]] = set()
         self.tick_id = 0
         self._last_unauthorized_log = -UNAUTHORIZED_LOG_EVERY
         self._retry_after: float | None = None
-        self._deliver_failures = 0  # delivery passes failed in a row on the state file
-        self.notifier = notifier if notifier is not None else Notifier.from_env()
-        self.monitor = Monitor(runtime, self.notifier)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        config_path: Path | None,
+        notifier: Notifier | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AsyncIterator[Daemon]:
+        """A daemon on a runtime opened for it inside the running loop, closed on exit.
+
+        The metrics exist before the runtime, which reports each API request and delivery try
+        to them; `transport` answers the API client in-process (tests).
+        """
+        vitals = Vitals()
+        metrics = Metrics(poll_age=vitals.poll_age, last_ok_wall=lambda: vitals.last_ok_wall)
+        async with Runtime.open(settings, observer=metrics, transport=transport) as rt:
+            notifier = notifier if notifier is not None else Notifier.from_env()
+            monitor = Monitor(rt, notifier, vitals=vitals, metrics=metrics)
+            yield cls(rt, monitor, config_path=config_path)
 
     @property
     def settings(self) -> Settings:
@@ -74,21 +105,22 @@ class Daemon:
         API error only backs the polling off. A busy health port is logged as an error and
         the daemon runs on without the listener: alerts matter more than the probe.
         """
-        try:
-            self.monitor.open_health(self.settings.health)
-        except ListenError as exc:
-            log.error("health_unavailable", error=str(exc))
-        except BaseException:
-            await self.rt.aclose()
-            raise
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stop)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                self.monitor.open_health(self.settings.health)
+            except ListenError as exc:
+                log.error("health_unavailable", error=str(exc))
+            stack.callback(self.monitor.close)
+            # The stop handlers stay through the grace period: a second SIGTERM or Ctrl-C
+            # changes nothing, where the default action would kill the process mid-ack.
+            stops = dict.fromkeys((signal.SIGTERM, signal.SIGINT), self.stop)
+            stack.enter_context(_signal_handlers(loop, stops))
+            stack.push_async_callback(self._shutdown)
+            stack.enter_context(_signal_handlers(loop, {signal.SIGHUP: self.reload}))
             self._start_scheduler()
-            await self._first_tick()
-            self._schedule_poll()
+            backoff = await self._poll(first=True)
+            self._schedule_poll(self.settings.poll.interval if backoff is None else backoff)
             # Config and state are open and the first poll is done (or retrying): READY=1.
             self.notifier.ready(self.monitor.status_text())
             server = self.monitor.health
@@ -102,16 +134,6 @@ class Daemon:
                 watchdog=watchdog_interval() if self.notifier.enabled else None,
             )
             await self.stopping.wait()
-        finally:
-            loop.remove_signal_handler(signal.SIGHUP)
-            self.stop()
-            try:
-                # The stop handlers stay through the grace period: a second SIGTERM or Ctrl-C
-                # changes nothing, where the default action would kill the process mid-ack.
-                await self._shutdown()
-            finally:
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(signum)
         return 0
 
     def stop(self) -> None:
@@ -133,60 +155,65 @@ class Daemon:
             add(self._watchdog_job, "interval", seconds=every, id="watchdog", **_JOB)
         self.scheduler.start()
 
-    async def _first_tick(self) -> None:
-        with structlog.contextvars.bound_contextvars(tick=self._next_tick_id()):
-            try:
-                await self._tick()
-                await self.rt.check_key_if_unused()
-            except Unauthorized:
-                raise  # the key is wrong: exit 1 rather than retry forever
-            except (ApiError, StateError):
-                pass  # logged by _tick; the schedule retries with backoff
-
-    def _schedule_poll(self) -> None:
-        interval = self.settings.poll.interval
-        failures = self.failures
-        delay = poll_delay(interval, failures, self._retry_after)
+    def _schedule_poll(self, delay: float) -> None:
+        """The next poll in `delay` seconds, then one every interval (a backoff moves it on)."""
+        at = datetime.now(UTC) + timedelta(seconds=delay)
+        if self.scheduler.get_job("poll") is not None:
+            self.scheduler.modify_job("poll", next_run_time=at)
+            return
         self.scheduler.add_job(
             self._poll_job,
-            IntervalTrigger(seconds=interval, timezone=UTC),
+            IntervalTrigger(seconds=self.settings.poll.interval, timezone=UTC),
             id="poll",
-            next_run_time=datetime.now(UTC) + timedelta(seconds=delay),
+            next_run_time=at,
             misfire_grace_time=None,
             **_JOB,
         )
-        if failures:  # the first tick failed: its backoff (and Retry-After) applies too
-            log.info("poll_backoff", seconds=round(delay, 3), failures=failures)
 
     def _next_tick_id(self) -> int:
         self.tick_id += 1
         return self.tick_id
 
     async def _poll_job(self) -> None:
-        # Every line of this tick, down to the fetch stage, carries its id.
-        with structlog.contextvars.bound_contextvars(tick=self._next_tick_id()):
-            with contextlib.suppress(ApiError, StateError):  # logged and counted by _tick
-                await self._tick()
-            self._reschedule_after_failure()
-
-    def _reschedule_after_failure(self) -> None:
-        failures = self.failures
-        if not failures or self.stopping.is_set():
+        if self.stopping.is_set():
             return
-        delay = poll_delay(self.settings.poll.interval, failures, self._retry_after)
-        job = self.scheduler.get_job("poll")
-        if job is not None:
-            # modify() wakes the scheduler with a callback that captures the current context:
-            # from an empty one, so later jobs do not inherit this tick's id.
-            at = datetime.now(UTC) + timedelta(seconds=delay)
-            contextvars.Context().run(job.modify, next_run_time=at)
-        log.info("poll_backoff", seconds=round(delay, 3), failures=failures)
+        self._poll_idle.clear()
+        try:
+            backoff = await self._poll()
+        finally:
+            self._poll_idle.set()
+        if backoff is not None and not self.stopping.is_set():
+            # Out of the tick's log context: APScheduler's wakeup would lend it to later jobs.
+            self._schedule_poll(backoff)
+
+    async def _poll(self, *, first: bool = False) -> float | None:
+        """One tick, every line it logs carrying its id; after a failed one, the backoff.
+
+        The backoff (seconds to the next poll) grows with the failures in a row and honours
+        a Retry-After. The first tick also proves the key (Unauthorized is raised then).
+        """
+        with structlog.contextvars.bound_contextvars(tick=self._next_tick_id()):
+            try:
+                await self._tick()
+                if first:
+                    await self.rt.check_key_if_unused()
+            except Unauthorized:
+                if first:
+                    raise  # the key is wrong: exit 1 rather than retry forever
+            except _TICK_ERRORS:
+                pass  # logged and counted by _tick; the schedule retries with backoff
+            failures = self.failures
+            if not failures:
+                return None
+            delay = poll_delay(self.settings.poll.interval, failures, self._retry_after)
+            log.info("poll_backoff", seconds=round(delay, 3), failures=failures)
+            return delay
 
     async def _tick(self) -> None:
-        """One tick under the lock; errors are logged, counted and re-raised."""
+        """One tick, never during a reload; errors are logged, counted and re-raised."""
         self._retry_after = None
         monitor = self.monitor
-        async with self._tick_lock:
+        async with self._serial:
             if self.stopping.is_set():
                 return
             monitor.tick_started()
@@ -209,7 +236,7 @@ class Daemon:
                     failures=self.failures,
                 )
                 raise
-            except (ApiError, StateError) as exc:
+            except _TICK_ERRORS as exc:
                 monitor.tick_failed("failed", exc)
                 log.warning("tick_failed", error=str(exc), failures=self.failures)
                 raise
@@ -220,68 +247,23 @@ class Daemon:
             log.info("tick", **summary.as_log())
             monitor.tick_succeeded(summary)
             if summary.notifications:
-                self._kick_drain()
+                self.drains.kick()
 
     async def _deliver_job(self) -> None:
+        if self.stopping.is_set():
+            return
         self.monitor.beat()
-        self._kick_drain()
+        self.drains.kick()
 
     async def _watchdog_job(self) -> None:
         # A coroutine on purpose: APScheduler would run a plain function in a worker thread,
         # which keeps running when the loop hangs, and the ping must come from the loop.
-        self.monitor.watchdog()
-
-    def _kick_drain(self) -> None:
-        """Start a drain task for each channel with something due that has none running.
-
-        One task per channel: a channel that hangs (each send waits up to delivery.timeout)
-        holds only its own task, and the other channels' new alerts go out meanwhile. The
-        tasks let the job return at once (it never "overlaps"), and start in a fresh context,
-        so the tick that kicked them does not lend them its id.
-        """
-        if self.stopping.is_set():
-            return
-        self._drain_tasks = {n: t for n, t in self._drain_tasks.items() if not t.done()}
-        try:
-            due = self.rt.store.due_deliveries(self.rt.clock(), limit=1)
-        except StateError as exc:
-            self._deliver_failed(exc)
-            return
-        loop = asyncio.get_running_loop()
-        for channel in dict.fromkeys(delivery.channel for delivery in due):
-            if channel not in self._drain_tasks:
-                self._drain_tasks[channel] = loop.create_task(
-                    self._drain(channel), context=contextvars.Context()
-                )
-
-    async def _drain(self, channel: str) -> None:
-        try:
-            summary = await self.rt.drain_all(channels=[channel])
-        except StateError as exc:
-            self._deliver_failed(exc)
-            return
-        if self._deliver_failures:
-            log.info("deliver_recovered", after_failures=self._deliver_failures)
-            self._deliver_failures = 0
-        changed = bool(summary.sent or summary.failed or summary.dead)
-        if changed:
-            log.info(
-                "delivered",
-                channel=channel,
-                sent=summary.sent,
-                failed=summary.failed,
-                dead=summary.dead,
-            )
-        self.monitor.drained(changed=changed)
-
-    def _deliver_failed(self, exc: StateError) -> None:
-        # One warning when the state file stops taking delivery writes, not one a second.
-        self._deliver_failures += 1
-        level = log.warning if self._deliver_failures == 1 else log.debug
-        level("deliver_failed", error=str(exc), failures=self._deliver_failures)
-        self.monitor.drained(changed=True, error=exc)
+        if not self.stopping.is_set():
+            self.monitor.watchdog()
 
     async def _prune_job(self) -> None:
+        if self.stopping.is_set():
+            return
         try:
             pruned = self.rt.store.prune(self.rt.clock(), self.settings.state.retention)
         except StateError as exc:
@@ -298,7 +280,7 @@ class Daemon:
         task.add_done_callback(self._background.discard)
 
     async def _reload(self) -> None:
-        async with self._tick_lock:
+        async with self._serial:
             if self.stopping.is_set():
                 return
             try:
@@ -315,15 +297,8 @@ class Daemon:
         old_interval = self.settings.poll.interval
         result = apply_reload(self.rt, new)
         interval = result.settings.poll.interval
-        job = self.scheduler.get_job("poll")
-        if job is not None and interval != old_interval:
-            # The next tick comes at most one new interval from now, and no later than planned.
-            latest = datetime.now(UTC) + timedelta(seconds=interval)
-            planned = job.next_run_time
-            job.modify(
-                trigger=IntervalTrigger(seconds=interval, timezone=UTC),
-                next_run_time=latest if planned is None else min(planned, latest),
-            )
+        if interval != old_interval:
+            self._retime_poll(interval)
         if result.not_applied:
             log.warning("reload_partial", not_applied=list(result.not_applied), needs="a restart")
         log.info(
@@ -334,33 +309,45 @@ class Daemon:
             log_level=result.settings.log.level,
         )
 
+    def _retime_poll(self, interval: float) -> None:
+        """A new poll interval: the next tick comes at most one new interval from now, and no
+        later than planned."""
+        job = self.scheduler.get_job("poll")
+        if job is None:
+            return
+        latest = datetime.now(UTC) + timedelta(seconds=interval)
+        planned = job.next_run_time
+        job.modify(
+            trigger=IntervalTrigger(seconds=interval, timezone=UTC),
+            next_run_time=latest if planned is None else min(planned, latest),
+        )
+
     async def _shutdown(self) -> None:
-        # Sends in flight get the grace period; none starts after the stop.
+        self.stop()
+        # No new drain or send starts; those in flight get the grace period.
+        self.drains.close()
         self.rt.deliverer.stop()
-        # Paused, the scheduler starts no job and lets the running ones finish. Shutting it
-        # down now would cancel them: APScheduler's shutdown() cancels running asyncio jobs,
-        # cutting the tick under way short (with a CancelledError traceback in the log).
         if self.scheduler.running:
+            # APScheduler's shutdown() cancels the jobs it finds pending: start none from here.
             self.scheduler.pause()
-            # A job submitted just before the pause has not taken its first step: let it take
-            # it, so it sees the stop and returns instead of being cancelled below.
-            await asyncio.sleep(0)
-        # The tick under way finishes and records; then each channel's sends in flight.
-        async with self._tick_lock:
-            pass
-        draining = {task for task in self._drain_tasks.values() if not task.done()}
-        if draining:
-            grace = min(STOP_GRACE, self.settings.delivery.timeout + 1)
-            _, late = await asyncio.wait(draining, timeout=grace)
-            if late:
-                # Unacked sends stay pending in the outbox and go out on the next start.
-                for task in late:
-                    task.cancel()
-                await asyncio.gather(*late, return_exceptions=True)
-                log.warning("stop_grace_expired", seconds=grace)
+        # The tick under way finishes and records; a reload waiting for it sees the stop.
+        await self._poll_idle.wait()
+        await asyncio.gather(*self._background)
+        await self.drains.finish()
         if self.scheduler.running:
-            # No job of ours is running any more: nothing left for it to cancel.
             self.scheduler.shutdown(wait=False)
-        self.monitor.close()
-        await self.rt.aclose()
         log.info("stopped")
+
+
+@contextlib.contextmanager
+def _signal_handlers(
+    loop: asyncio.AbstractEventLoop, handlers: Mapping[signal.Signals, Callable[[], None]]
+) -> Iterator[None]:
+    """These loop signal handlers while the block runs."""
+    for signum, handler in handlers.items():
+        loop.add_signal_handler(signum, handler)
+    try:
+        yield
+    finally:
+        for signum in handlers:
+            loop.remove_signal_handler(signum)

@@ -1,7 +1,8 @@
 """Prometheus metrics, in a registry of their own (no global state: a test may run several daemons).
 
-The loop thread updates them after each tick and each delivery pass; the health thread only
-renders them. Every name starts with `dataframer_watcher_`; the README lists them all.
+The loop thread updates them after each tick and each delivery pass, and as each API request
+and delivery try ends (`Metrics` is the runtime's observer); the health thread only renders
+them. Every name starts with `dataframer_watcher_`; the README lists them all.
 """
 
 from __future__ import annotations
@@ -105,12 +106,9 @@ class Metrics:
         self.ticks.labels(outcome).inc()
         self.failures.set(failures)
 
-    def api_requests(self, seconds: list[float]) -> None:
-        """Observe request durations and empty the list (the API client appends to it)."""
-        taken = seconds[:]
-        del seconds[: len(taken)]
-        for value in taken:
-            self.api_latency.observe(value)
+    def api_request(self, seconds: float) -> None:
+        """Observe one API request's duration (the API client calls this after each)."""
+        self.api_latency.observe(seconds)
 
     def run_statuses(self, counts: Mapping[str, int]) -> None:
         """Set the watched-runs gauge; a status no run has any more drops to 0."""

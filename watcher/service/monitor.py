@@ -12,7 +12,7 @@ import time
 import structlog
 
 from watcher.config import HealthConfig
-from watcher.errors import ApiError, StateError
+from watcher.errors import ApiError, StateConflict, StateError
 from watcher.logs import SCRUBBER
 from watcher.pipeline import TickSummary
 from watcher.redact import redact_text
@@ -25,16 +25,19 @@ log = structlog.get_logger("watcher.service.monitor")
 
 
 class Monitor:
-    """Vitals, metrics, the health listener and the systemd notifier of one daemon."""
+    """Vitals, metrics, the health listener and the systemd notifier of one daemon.
 
-    def __init__(self, rt: Runtime, notifier: Notifier) -> None:
+    The vitals and metrics come from the daemon's owner, who made them before the runtime
+    (the metrics observe the runtime's requests and deliveries from its first one).
+    """
+
+    def __init__(
+        self, rt: Runtime, notifier: Notifier, *, vitals: Vitals, metrics: Metrics
+    ) -> None:
         self.rt = rt
         self.notifier = notifier
-        self.vitals = Vitals()
-        self.metrics = Metrics(
-            poll_age=self.vitals.poll_age, last_ok_wall=lambda: self.vitals.last_ok_wall
-        )
-        rt.deliverer.observe = self.metrics.delivery
+        self.vitals = vitals
+        self.metrics = metrics
         self.health: HealthServer | None = None
         self.last_tick: TickSummary | None = None
         self._outbox: dict[str, dict[str, int]] = {}
@@ -78,13 +81,16 @@ class Monitor:
         self.vitals.tick_started = time.monotonic()
 
     def tick_ended(self) -> None:
-        """A tick ended, either way: observe its API requests."""
+        """A tick ended, either way."""
         self.vitals.tick_started = None
         self.beat()
-        self.metrics.api_requests(self.rt.client.request_seconds)
 
-    def tick_failed(self, outcome: str, exc: ApiError | StateError) -> None:
-        """Count a failed tick ("failed", "unauthorized" or "rate_limited")."""
+    def tick_failed(self, outcome: str, exc: ApiError | StateError | StateConflict) -> None:
+        """Count a failed tick ("failed", "unauthorized" or "rate_limited").
+
+        Only a StateError says the state file cannot be written; a StateConflict (a `track`
+        that kept landing mid-tick) took its write and leaves that verdict alone.
+        """
         vitals = self.vitals
         vitals.failures += 1
         vitals.last_error = redact_text(str(exc), SCRUBBER.secrets)

@@ -1,22 +1,35 @@
 """Config reload (SIGHUP): apply what can change while running, name what needs a restart.
 
-The daemon calls `apply_reload` between ticks; the poll interval is its own business (it owns
-the scheduler). What needs a restart keeps its old value in the settings in force, so
-`Daemon.settings` always describes what the daemon really does.
+`RESTART_ONLY` is the one table of what a running daemon cannot change (the parts built from it
+stay open): `restart_only_changes` reads it to name what a reload did not apply, and `in_force`
+to keep those values in the settings in force, so `Runtime.settings` always describes what the
+daemon really does. The daemon calls `apply_reload` between ticks and reschedules the poll from
+the interval in force.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import structlog
+from pydantic import BaseModel
 
 from watcher.config import Settings, secrets_of
 from watcher.errors import StateError
 from watcher.logs import SCRUBBER, configure
-from watcher.service.runtime import Runtime, retry_policy
+from watcher.service.runtime import Runtime
 
 log = structlog.get_logger("watcher.service.reload")
+
+# Section -> its fields that only a restart applies (None: the whole section). The API client,
+# the state file, the health listener and the sender's threads and timeout are built once.
+RESTART_ONLY: Mapping[str, tuple[str, ...] | None] = {
+    "dataframer": None,
+    "state": ("path",),
+    "health": None,
+    "delivery": ("timeout", "concurrency"),
+}
 
 
 @dataclass(frozen=True)
@@ -28,39 +41,31 @@ class ReloadResult:
     not_applied: tuple[str, ...]
 
 
+def _restart_only_fields(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(section, field) for each value in `RESTART_ONLY`, in the table's order."""
+    for section, names in RESTART_ONLY.items():
+        model: BaseModel = getattr(settings, section)
+        yield from ((section, name) for name in names or type(model).model_fields)
+
+
 def restart_only_changes(old: Settings, new: Settings) -> list[str]:
     """Dotted names of changed settings that only a restart applies."""
-    changed = [
-        f"dataframer.{name}"
-        for name in type(old.dataframer).model_fields
-        if getattr(old.dataframer, name) != getattr(new.dataframer, name)
+    return [
+        f"{section}.{name}"
+        for section, name in _restart_only_fields(old)
+        if getattr(getattr(old, section), name) != getattr(getattr(new, section), name)
     ]
-    if old.state.path != new.state.path:
-        changed.append("state.path")
-    changed += [
-        f"health.{name}"
-        for name in ("enabled", "listen")
-        if getattr(old.health, name) != getattr(new.health, name)
-    ]
-    # The sender's thread pool and per-send timeout are built once.
-    changed += [
-        f"delivery.{name}"
-        for name in ("timeout", "concurrency")
-        if getattr(old.delivery, name) != getattr(new.delivery, name)
-    ]
-    return changed
 
 
 def in_force(old: Settings, new: Settings) -> Settings:
     """`new`, except that what needs a restart keeps its value from `old`."""
+    kept: dict[str, dict[str, object]] = {}
+    for section, name in _restart_only_fields(old):
+        kept.setdefault(section, {})[name] = getattr(getattr(old, section), name)
     return new.model_copy(
         update={
-            "dataframer": old.dataframer,
-            "state": new.state.model_copy(update={"path": old.state.path}),
-            "health": old.health,
-            "delivery": new.delivery.model_copy(
-                update={"timeout": old.delivery.timeout, "concurrency": old.delivery.concurrency}
-            ),
+            section: getattr(new, section).model_copy(update=values)
+            for section, values in kept.items()
         }
     )
 
@@ -71,10 +76,7 @@ def apply_reload(rt: Runtime, new: Settings) -> ReloadResult:
     SCRUBBER.add(secrets_of(new))
     old = rt.settings
     settings = in_force(old, new)
-    rt.settings = settings
-    rt.pipeline.settings = settings  # routes, track.all, grouping: read afresh each tick
-    rt.deliverer.update_channels(settings.channels)
-    rt.deliverer.policy = retry_policy(settings)
+    rt.apply(settings)
     if (old.log.level, old.log.format) != (settings.log.level, settings.log.format):
         configure(level=settings.log.level, fmt=settings.log.format)
     # Only runs new to the config: one untracked by hand stays untracked. Runs dropped from

@@ -1,29 +1,43 @@
 """Assembly: build the pipeline's parts from one Settings object, and run one full cycle.
 
-Shared by `run` (the daemon), `once` and `test-notify`, so they can never wire things differently.
+`Runtime.open` is the one owner of the parts' lifetimes: inside the running loop it opens the
+state file, the API client and the sender in one `async with`, and closes them there, in
+reverse order, whatever failed. `run` (the daemon), `once` and `demo` use it, so they can never
+wire things differently; `test-notify` takes only its sender, from `open_sender`.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import AsyncExitStack, asynccontextmanager, closing
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Self
+from typing import Protocol
 
+import httpx
 import structlog
 
 from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
-from watcher.deliver import Deliverer, RetryPolicy, Tally
+from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
 from watcher.deliver.sender import Sender
 from watcher.fetch import DataframerClient
 from watcher.logs import SCRUBBER
-from watcher.pipeline import Pipeline, TickSummary
+from watcher.pipeline import Pipeline, TickPolicy, TickSummary
 from watcher.state import Store
 
 log = structlog.get_logger("watcher.service.runtime")
+
+
+class Observer(Protocol):
+    """What hears of the runtime's work as it happens (the daemon's metrics)."""
+
+    def api_request(self, seconds: float) -> None:
+        """One API request took this long (failed ones and timeouts included)."""
+
+    def delivery(self, channel: str, outcome: Outcome) -> None:
+        """One delivery try was acked: sent, failed (will retry) or dead."""
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -32,9 +46,36 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(delivery.retry_initial, delivery.retry_max, delivery.horizon)
 
 
+def tick_policy(settings: Settings) -> TickPolicy:
+    """The frozen policy a tick decides with, from the settings."""
+    return TickPolicy(
+        routes=tuple(settings.routes),
+        channels=tuple(settings.channels),
+        track_all=settings.track.all,
+        max_runs_per_message=settings.delivery.max_runs_per_message,
+    )
+
+
+def open_sender(settings: Settings, *, threads: int | None = None) -> closing[Sender]:
+    """The sender the settings describe, as a context that stops its threads on exit.
+
+    `threads` overrides `delivery.concurrency` (test-notify sends to every URL at once).
+    """
+    return closing(
+        Sender(
+            concurrency=threads or settings.delivery.concurrency,
+            timeout=settings.delivery.timeout,
+            secrets=SCRUBBER.secrets,
+        )
+    )
+
+
 @dataclass
 class Runtime:
-    """The live parts of a watcher: store, API client, sender, deliverer and pipeline."""
+    """The live parts of a watcher: store, API client, sender, deliverer and pipeline.
+
+    `settings` are the ones in force; `apply` replaces them on a config reload.
+    """
 
     settings: Settings
     store: Store
@@ -45,67 +86,60 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
-    def open(
-        cls, settings: Settings, *, lock: bool = True, clock: Callable[[], datetime] = utcnow
-    ) -> Self:
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        lock: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+        observer: Observer | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AsyncIterator[Runtime]:
         """Open the state file (taking the daemon lock), sync config-tracked runs, build clients.
 
-        Raises ConfigError (no API key), StateError or StateLocked; nothing is left open then.
+        Raises ConfigError (no API key), StateError or StateLocked; whatever was opened before
+        a step failed, and everything on leaving the block, is closed again. `observer` hears
+        of each API request and delivery try; `transport` answers the API client in-process.
         """
         api_key = resolve_api_key(settings)
         SCRUBBER.update([api_key, *secrets_of(settings)])
-        store = Store.open(settings.state.path)
-        try:
+        async with AsyncExitStack() as stack:
+            store = stack.enter_context(Store.open(settings.state.path))
             if lock:
                 store.acquire_daemon_lock()
-            # A configured run untracked by hand stays untracked across restarts.
-            known = store.snapshots() if settings.track.runs else {}
-            wanted = [r for r in settings.track.runs if r not in known or not known[r].muted]
-            if wanted:
-                store.track(wanted, clock())
-        except BaseException:
-            store.close()
-            raise
-        client = DataframerClient(
-            settings.dataframer.base_url,
-            api_key,
-            timeout=settings.dataframer.timeout,
-            max_concurrency=settings.dataframer.max_concurrency,
-        )
-        sender = Sender(
-            concurrency=settings.delivery.concurrency,
-            timeout=settings.delivery.timeout,
-            secrets=SCRUBBER.secrets,
-        )
-        deliverer = Deliverer(
-            store,
-            sender,
-            settings.channels,
-            policy=retry_policy(settings),
-            clock=clock,
-            rng=random.Random(),
-        )
-        pipeline = Pipeline(settings, store, client, clock=clock)
-        return cls(settings, store, client, sender, deliverer, pipeline, clock)
+            _track_configured_runs(store, settings, clock)
+            client = await stack.enter_async_context(
+                DataframerClient(
+                    settings.dataframer.base_url,
+                    api_key,
+                    timeout=settings.dataframer.timeout,
+                    max_concurrency=settings.dataframer.max_concurrency,
+                    transport=transport,
+                    on_request=None if observer is None else observer.api_request,
+                )
+            )
+            sender = stack.enter_context(open_sender(settings))
+            deliverer = Deliverer(
+                store,
+                sender,
+                settings.channels,
+                policy=retry_policy(settings),
+                clock=clock,
+                rng=random.Random(),
+                observe=None if observer is None else observer.delivery,
+            )
+            pipeline = Pipeline(tick_policy(settings), store, client, clock=clock)
+            yield cls(settings, store, client, sender, deliverer, pipeline, clock)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the API client, the sender's threads and the state file (releasing the lock)."""
-        try:
-            await self.client.aclose()
-        finally:
-            self.sender.close()
-            self.store.close()
+    def apply(self, settings: Settings) -> None:
+        """Make `settings` the ones in force (a reload): the pipeline gets a new frozen policy,
+        the deliverer the channels and retry policy. Values that need a restart must already
+        be the old ones (`watcher.service.reload.in_force`): the open parts keep theirs."""
+        self.settings = settings
+        self.pipeline.policy = tick_policy(settings)
+        self.deliverer.update_channels(settings.channels)
+        self.deliverer.policy = retry_policy(settings)
 
     async def drain_all(self, *, channels: Collection[str] | None = None) -> Tally:
         """Deliver everything due now (of `channels` only, if given); see `Deliverer.drain_due`."""
@@ -127,3 +161,11 @@ class Runtime:
         log.info("tick", **tick.as_log())
         drained = await self.drain_all()
         return tick, drained
+
+
+def _track_configured_runs(store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
+    # A configured run untracked by hand stays untracked across restarts.
+    known = store.snapshots() if settings.track.runs else {}
+    wanted = [r for r in settings.track.runs if r not in known or not known[r].muted]
+    if wanted:
+        store.track(wanted, clock())

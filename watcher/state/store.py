@@ -31,7 +31,7 @@ from types import TracebackType
 import watcher.state.outbox as state_outbox
 import watcher.state.queries as state_views
 import watcher.state.record as state_record
-from watcher.errors import StateError, StateLocked
+from watcher.errors import StateConflict, StateError, StateLocked
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, is_terminal
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
@@ -302,7 +302,7 @@ class Store:
             with self._writing() as conn:
                 revs = None if self._snaps is None else self._revs
                 delivery_ids = state_record.write_tick(conn, tick, revs, path=self.path)
-        except StateError:
+        except (StateError, StateConflict):
             raise
         except Exception as exc:
             raise StateError(
