@@ -153,3 +153,38 @@ def test_track_landing_during_the_redo_too_still_records_the_tick(tmp_path: Path
         assert summary.alerts == 1
         assert len(alerts(store)) == 1
         assert store.snapshots()["X"].status == "SUCCEEDED"
+
+
+def test_a_burst_to_a_discord_channel_is_packed_into_messages_it_accepts(tmp_path: Path) -> None:
+    """Thirty runs finishing in one poll, to a Discord channel (2,000 characters a message)
+    and a webhook (32 KB): each message fits its channel, and every run is named once on
+    each; the policy read the limits from apprise."""
+    settings = settings_for(
+        tmp_path,
+        "track:\n  all: true\n"
+        "channels:\n  chat: discord://1234/abcd\n  hook: json://127.0.0.1:9/\n"
+        "delivery:\n  max_runs_per_message: 50\n",
+    )
+    ids = [f"run-{i:02d}" for i in range(30)]
+    api = FakeApi(**dict.fromkeys(ids, "PROCESSING"))
+    with Store.open(settings.state.path) as store:
+        p = pipeline(settings, store, api)
+        asyncio.run(p.tick())  # the baseline
+        api.statuses.update(dict.fromkeys(ids, "FAILED"))
+        asyncio.run(p.tick())
+        rows = store._db.execute("SELECT channel, body FROM deliveries ORDER BY id").fetchall()
+    bodies = {
+        "chat": [b for c, b in rows if c == "chat"],
+        "hook": [b for c, b in rows if c == "hook"],
+    }
+    assert len(bodies["hook"]) == 1
+    assert len(bodies["chat"]) > 1
+    assert all(len(body) <= 2_000 for body in bodies["chat"])
+    for channel_bodies in bodies.values():
+        named = [
+            line
+            for body in channel_bodies
+            for line in body.splitlines()
+            if line.startswith("Run: ")
+        ]
+        assert sorted(named) == [f"Run: {run_id}" for run_id in ids]

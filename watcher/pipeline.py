@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
-from watcher.events import Event, EventKind, TickRecord
+from watcher.events import Event, EventKind, MessageLimits, TickRecord
 from watcher.fetch import DataframerClient, enrich, is_active, observe
 from watcher.models import KNOWN_STATUSES
 from watcher.render import compose_messages
@@ -34,12 +34,14 @@ REDOS = 2
 @dataclass(frozen=True, slots=True)
 class TickPolicy:
     """What a tick decides with: the routes in order, the configured channels' names, whether
-    to discover every run (`track.all`), and how many runs one message may group."""
+    to discover every run (`track.all`), how many runs one message may group, and how long
+    each channel's titles and bodies may be (what its services accept)."""
 
     routes: tuple[RouteRule, ...]
     channels: tuple[str, ...]
     track_all: bool
     max_runs_per_message: int
+    limits: Mapping[str, MessageLimits] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,12 @@ class Pipeline:
         detection = detect(snapshots, report.observation, now)
         events = await self._enriched(detection.events)
         intents = route(events, policy.routes, policy.channels)
-        notes = compose_messages(events, intents, max_runs_per_message=policy.max_runs_per_message)
+        notes = compose_messages(
+            events,
+            intents,
+            max_runs_per_message=policy.max_runs_per_message,
+            limits=policy.limits,
+        )
         self.store.record(
             TickRecord(
                 at=now,

@@ -21,7 +21,7 @@ import structlog
 from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
-from watcher.deliver.sender import Sender
+from watcher.deliver.sender import Sender, message_limits
 from watcher.fetch import DataframerClient
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
@@ -53,6 +53,7 @@ def tick_policy(settings: Settings) -> TickPolicy:
         channels=tuple(settings.channels),
         track_all=settings.track.all,
         max_runs_per_message=settings.delivery.max_runs_per_message,
+        limits={name: message_limits(urls) for name, urls in settings.channels.items()},
     )
 
 
