@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.world import API_KEY, quiet_logs, settings_for, write_config
+from watcher.api import DataframerClient
 from watcher.clock import utcnow
-from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import tick_policy
 from watcher.state import Store

@@ -13,7 +13,7 @@ from dataframer.types.dataframer import RunListResponse
 
 from bench.timing import Result, measure, measure_async
 from bench.world import API_KEY, Sizes
-from watcher.fetch import DataframerClient
+from watcher.api import DataframerClient
 from watcher.models import RUN_LIST
 from watcher.simulator import SimulatorServer
 

@@ -19,9 +19,9 @@ from bench.world import (
     settings_for,
     write_config,
 )
+from watcher.api import DataframerClient
 from watcher.clock import utcnow
 from watcher.config import Settings
-from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline, TickSummary
 from watcher.service.runtime import tick_policy
 from watcher.simulator import SimulatorServer

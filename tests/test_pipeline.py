@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from watcher.api import DataframerClient
 from watcher.config import Settings, load_settings
-from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import Runtime, tick_policy
 from watcher.state import Store

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from watcher.api import DataframerClient, parse_retry_after, transport_reason
+from watcher.api import DataframerClient
 from watcher.errors import (
     ApiError,
     NotFound,
@@ -24,13 +24,10 @@ from watcher.models import Run, is_terminal
 
 __all__ = [
     "LIST_THRESHOLD",
-    "DataframerClient",
     "FetchReport",
     "enrich",
     "is_active",
     "observe",
-    "parse_retry_after",
-    "transport_reason",
 ]
 
 log = structlog.get_logger("watcher.fetch")

@@ -15,10 +15,11 @@ from datetime import datetime
 
 import structlog
 
+from watcher.api import DataframerClient
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, MessageLimits, TickRecord
-from watcher.fetch import DataframerClient, enrich, is_active, observe
+from watcher.fetch import enrich, is_active, observe
 from watcher.models import KNOWN_STATUSES
 from watcher.render import compose_messages
 from watcher.route import RouteRule, route

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.support import HANG, START, ManualClock, WebhookSink, free_port, wait_for
+from watcher.api import DataframerClient
 from watcher.config import load_settings
 from watcher.deliver import Deliverer, RetryPolicy, Tally
 from watcher.deliver.sender import Sender
 from watcher.events import Event, EventKind, Notification, Snapshot, Source, TickRecord
-from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import Runtime, tick_policy
 from watcher.simulator import SimulatorServer

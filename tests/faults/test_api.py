@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from tests.support import DaemonProcess, WebhookSink, run_ids_in, statuses_in, wait_for
+from watcher.api import DataframerClient
 from watcher.errors import BadResponse, RateLimited, TransientApiError
 from watcher.events import Snapshot, Source
-from watcher.fetch import DataframerClient, observe
+from watcher.fetch import observe
 from watcher.simulator import Simulator, SimulatorServer
 from watcher.simulator.app import mock_transport
 

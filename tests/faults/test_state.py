@@ -32,12 +32,12 @@ from tests.support import (
     state_deliveries,
     wait_for,
 )
+from watcher.api import DataframerClient
 from watcher.clock import utcnow
 from watcher.config import load_settings
 from watcher.deliver import Deliverer, RetryPolicy
 from watcher.deliver.sender import Sender
 from watcher.errors import StateError
-from watcher.fetch import DataframerClient
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import Runtime, tick_policy
 from watcher.simulator import SimulatorServer

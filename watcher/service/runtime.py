@@ -18,11 +18,11 @@ from typing import Protocol
 import httpx
 import structlog
 
+from watcher.api import DataframerClient
 from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
 from watcher.deliver.sender import Sender, message_limits
-from watcher.fetch import DataframerClient
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
 from watcher.state import Store
