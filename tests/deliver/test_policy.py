@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from watcher.deliver.drain import plan_after_failure
 from watcher.deliver.policy import (
     MAX_POLL_DELAY,
     RetryPolicy,
     exponential,
     jittered,
-    plan_after_failure,
     poll_delay,
 )
 from watcher.events import Delivery

@@ -26,12 +26,12 @@ import hashlib
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import structlog
 
-from watcher.deliver.policy import RetryPolicy, plan_after_failure
+from watcher.deliver.policy import RetryPolicy
 from watcher.deliver.sender import Sender, SendOutcome
 from watcher.events import Attempt, Delivery
 
@@ -106,6 +106,33 @@ class _Pass:
 
     def tally(self) -> Tally:
         return Tally(self.sent, self.failed, self.dead, self.skipped)
+
+
+def plan_after_failure(
+    delivery: Delivery,
+    now: datetime,
+    reason: str | None,
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+    delivered_to: frozenset[str],
+) -> Attempt:
+    """The attempt to record for a failed send: retry after the backoff, or dead once the
+    first try is `policy.horizon` old. `delivered_to` are the keys of the URLs that have it."""
+    first = delivery.first_attempt_at or now
+    dead = (now - first).total_seconds() >= policy.horizon
+    next_attempt_at = None
+    if not dead:
+        next_attempt_at = now + timedelta(seconds=policy.delay(delivery.attempts + 1, rng))
+    return Attempt(
+        delivery_id=delivery.id,
+        at=now,
+        ok=False,
+        reason=reason,
+        delivered_to=delivered_to,
+        next_attempt_at=next_attempt_at,
+        dead=dead,
+    )
 
 
 class Deliverer:

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from watcher.events import Attempt, Delivery
 
 __all__ = [
     "MAX_POLL_DELAY",
     "RetryPolicy",
     "exponential",
     "jittered",
-    "plan_after_failure",
     "poll_delay",
 ]
 
@@ -90,30 +86,3 @@ def _seconds(value: float) -> str:
     from watcher.config.durations import format_duration
 
     return format_duration(value)
-
-
-def plan_after_failure(
-    delivery: Delivery,
-    now: datetime,
-    reason: str | None,
-    *,
-    policy: RetryPolicy,
-    rng: random.Random,
-    delivered_to: frozenset[str],
-) -> Attempt:
-    """The attempt to record for a failed send: retry after the backoff, or dead once the
-    first try is `policy.horizon` old. `delivered_to` are the keys of the URLs that have it."""
-    first = delivery.first_attempt_at or now
-    dead = (now - first).total_seconds() >= policy.horizon
-    next_attempt_at = None
-    if not dead:
-        next_attempt_at = now + timedelta(seconds=policy.delay(delivery.attempts + 1, rng))
-    return Attempt(
-        delivery_id=delivery.id,
-        at=now,
-        ok=False,
-        reason=reason,
-        delivered_to=delivered_to,
-        next_attempt_at=next_attempt_at,
-        dead=dead,
-    )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from typing import TYPE_CHECKING
 
 import structlog
 
 from watcher.errors import StateError
-from watcher.service.monitor import Monitor
-from watcher.service.runtime import Runtime
+
+if TYPE_CHECKING:
+    from watcher.service.monitor import Monitor
+    from watcher.service.runtime import Runtime
 
 log = structlog.get_logger("watcher.service.drains")
 

@@ -8,6 +8,7 @@ Everything here runs on the loop thread except the probes, which the health thre
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,8 +19,10 @@ from watcher.pipeline import TickSummary
 from watcher.redact import redact_text
 from watcher.service.health import HealthServer, Verdict, Vitals, liveness, readiness
 from watcher.service.metrics import Metrics
-from watcher.service.runtime import Runtime
 from watcher.service.sdnotify import Notifier
+
+if TYPE_CHECKING:
+    from watcher.service.runtime import Runtime
 
 log = structlog.get_logger("watcher.service.monitor")
 
