@@ -86,6 +86,12 @@ def test_tick_ids_run_ids_and_no_secrets(
         assert set(line["run_ids"]) <= finished
         assert line["run_ids"]
         assert "tick" not in line  # delivery drains the outbox beside the ticks, not in them
+    # A pass in which a send failed is not logged as "delivered" (it was not).
+    passes = [line for line in lines if line["event"] in ("delivered", "delivery_pass")]
+    assert any(line["event"] == "delivery_pass" and line["failed"] == 1 for line in passes)
+    assert all(
+        line["failed"] == line["dead"] == 0 for line in passes if line["event"] == "delivered"
+    )
 
 
 async def test_a_backoff_does_not_lend_its_tick_id_to_other_jobs(

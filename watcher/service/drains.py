@@ -82,10 +82,13 @@ class Drains:
         if self._failures:
             log.info("deliver_recovered", after_failures=self._failures)
             self._failures = 0
-        changed = bool(summary.sent or summary.failed or summary.dead)
+        changed = bool(summary.tried)
         if changed:
+            # "delivered" only when everything tried went out; a pass with failures is named
+            # for what it was (each failure is also a channel_failing or delivery_dead line).
+            clean = not (summary.failed or summary.dead)
             log.info(
-                "delivered",
+                "delivered" if clean else "delivery_pass",
                 channel=channel,
                 sent=summary.sent,
                 failed=summary.failed,
