@@ -261,3 +261,37 @@ def test_status_shortens_a_long_spec_name_and_json_keeps_it(
     assert "  invoice-" + "x" * 31 + "…  PROCESSING" in table[1]
     data = json.loads(cli("--config", str(config), "status", "--json", cwd=tmp_path).stdout)
     assert data["runs"][0]["spec_name"] == name
+
+
+def test_once_exits_1_when_a_send_failed_and_says_what_is_queued(
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink
+) -> None:
+    """A cron user must see it: a refused send makes `once` exit 1 with one line naming how
+    many failed and on which channels they wait for a retry; when all went out, exit 0."""
+    sim = simulator.sim
+    (run,) = sim.create_runs(status=["PROCESSING"])
+    config = write(
+        tmp_path / "watcher.yaml",
+        yaml.safe_dump(
+            {
+                "dataframer": {"base_url": simulator.url},
+                "state": {"path": str(tmp_path / "w.db")},
+                "track": {"all": True},
+                "channels": {"ok": webhook.url(), "down": f"json://127.0.0.1:{free_port()}/x"},
+                "health": {"enabled": False},
+                "log": {"format": "json"},
+            }
+        ),
+    )
+    env = {"DATAFRAMER_API_KEY": API_KEY}
+    baseline = cli("--config", str(config), "once", cwd=tmp_path, env=env)
+    assert baseline.returncode == 0, baseline.stderr
+    sim.force_status(run.id, "FAILED")
+    result = cli("--config", str(config), "once", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "dataframer-watcher: 1 delivery failed this run (queued for retry per channel:"
+        " down: 1); see `history` for why"
+    )
+    assert webhook.run_ids() == [run.id]

@@ -12,7 +12,7 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import structlog
@@ -29,6 +29,9 @@ from watcher.config import (
 )
 from watcher.errors import UsageError, WatcherError
 from watcher.logs import SCRUBBER, configure
+
+if TYPE_CHECKING:
+    from watcher.deliver import Tally
 
 T = TypeVar("T")
 
@@ -97,6 +100,24 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = CliState(config_path)
 
 
+def failed_deliveries(drained: Tally, counts: dict[str, dict[str, int]]) -> str | None:
+    """One line saying what did not go out in a `once` (None when nothing failed)."""
+    failed = drained.failed + drained.dead
+    if not failed:
+        return None
+
+    def per_channel(state: str) -> str:
+        return ", ".join(
+            f"{name}: {per[state]}" for name, per in sorted(counts.items()) if per[state]
+        )
+
+    queued, dead = per_channel("retrying"), per_channel("dead")
+    parts = [f"queued for retry per channel: {queued}"] if queued else []
+    parts += [f"dead-lettered per channel: {dead}"] if dead else []
+    noun = "delivery" if failed == 1 else "deliveries"
+    return f"{failed} {noun} failed this run ({'; '.join(parts)}); see `history` for why"
+
+
 def _setup_logging(settings: Settings) -> None:
     configure(level=settings.log.level, fmt=settings.log.format)
 
@@ -122,19 +143,25 @@ def run(state: CliState) -> None:
 @main.command()
 @click.pass_obj
 def once(state: CliState) -> None:
-    """Run one full cycle (fetch, detect, record, deliver what is due) and exit."""
+    """Run one full cycle (fetch, detect, record, deliver what is due) and exit.
+
+    Exits 1 when a due delivery failed this run (it stays queued for the next retry).
+    """
     from watcher.service.runtime import Runtime
 
     settings = state.load()
     _setup_logging(settings)
 
-    async def cycle() -> None:
+    async def cycle() -> str | None:
         async with Runtime.open(settings) as runtime:
             with structlog.contextvars.bound_contextvars(tick=1):  # as `run` tags its ticks
-                await runtime.cycle()
+                _, drained = await runtime.cycle()
+            return failed_deliveries(drained, runtime.store.delivery_counts())
 
     with expected_errors():
-        run_async(cycle())
+        problem = run_async(cycle())
+    if problem is not None:
+        fail(problem)  # exit 1: a cron job must see that an alert did not go out
 
 
 @main.command()
