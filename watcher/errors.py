@@ -3,7 +3,8 @@
 WatcherError
 ├── ConfigError              (watcher.config) bad configuration: exit 2
 ├── StateError               the state file is unusable: exit 1
-│   └── StateLocked          another daemon holds the state file
+│   ├── StateLocked          another daemon holds the state file
+│   └── StateReplaced        the open state file was deleted or replaced
 ├── StateConflict            a `track`/`untrack` landed mid-tick: the tick is redone
 └── ApiError                 anything the Dataframer API did wrong
     ├── Unauthorized         401/403: the key is wrong
@@ -26,6 +27,11 @@ class StateError(WatcherError):
 
 class StateLocked(StateError):
     """Another watcher process holds the exclusive lock on the state file."""
+
+
+class StateReplaced(StateError):
+    """The state file the daemon opened was deleted or replaced under it: writing on would
+    go into a file nobody else can open."""
 
 
 class StateConflict(WatcherError):

@@ -255,11 +255,12 @@ def test_a_state_file_that_stops_taking_writes_fails_ticks_sends_nothing_and_rec
     _report("state-read-only", recovery_s=round(recovery, 3), backoffs=backoffs)
 
 
-def test_a_daemon_started_on_a_read_only_state_file_carries_on_once_it_is_writable(
+def test_run_refuses_to_start_on_a_state_file_it_cannot_write(
     simulator: SimulatorServer, write_config, start_daemon, tmp_path: Path
 ) -> None:
-    """Started while the file takes no writes, the daemon runs (reads work), fails its ticks
-    and backs off; once the file is writable it records and alerts, without a restart."""
+    """Started on a file that takes no writes (a read-only mount, another user's file), `run`
+    refuses as `once` does: exit 1, one line saying it cannot write the state file. Once the
+    file is writable, a new start records and alerts what happened meanwhile."""
     if not can_make_immutable(tmp_path):
         pytest.skip("needs root and a file system with chattr +i to make a file read-only")
     hook = WebhookSink().start()
@@ -271,18 +272,42 @@ def test_a_daemon_started_on_a_read_only_state_file_carries_on_once_it_is_writab
         assert first.terminate() == 0
         (run,) = simulator.sim.create_runs(status="FAILED")
         with immutable(db):
-            daemon = start_daemon(config)
-            daemon.wait_event("started")
-            daemon.wait_event("tick_failed", at_least=2)
-            writable_at = time.monotonic()
+            refused = start_daemon(config)
+            assert refused.proc.wait(timeout=30) == 1
+        output = refused.log_path.read_text()
+        assert f"dataframer-watcher: cannot write state file {db}" in output
+        assert "started" not in {line.get("event") for line in refused.events()}
+        daemon = start_daemon(config)
         wait_for(lambda: hook.run_ids() == [run.id], what="the alert once writable")
-        recovery = time.monotonic() - writable_at
-        daemon.wait_event("tick", at_least=daemon.count("tick") + 3)
         assert daemon.terminate() == 0
     finally:
         hook.stop()
     assert hook.run_ids() == [run.id]
-    _report("state-read-only-at-start", recovery_s=round(recovery, 3))
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_state_file_deleted_or_replaced_under_the_daemon_stops_it_with_exit_1(
+    how: str, simulator: SimulatorServer, write_config, start_daemon, tmp_path: Path
+) -> None:
+    """The state file removed (or swapped for another) while `run` is up: within a poll the
+    daemon logs an error naming the file and exits 1, so the supervisor restarts it on the
+    file that is there; it never goes on writing into a file nobody else can open."""
+    config = _config(write_config, simulator, {"hook": "json://127.0.0.1:9/x"})
+    db = config.parent / "state" / "watcher.db"
+    daemon = start_daemon(config)
+    daemon.wait_event("tick", at_least=2)
+    if how == "deleted":
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            path.unlink(missing_ok=True)
+    else:
+        other = tmp_path / "other.db"
+        Store.open(other).close()
+        os.replace(other, db)
+    assert daemon.proc.wait(timeout=30) == 1
+    (line,) = [e for e in daemon.events() if e["event"] == "state_file_replaced"]
+    assert line["level"] == "error"
+    assert line["state"] == str(db)
+    assert ("deleted" if how == "deleted" else "replaced") in line["error"]
 
 
 # -- retention --------------------------------------------------------------------------------

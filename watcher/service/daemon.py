@@ -31,7 +31,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import ConfigError, Settings, load_settings
 from watcher.deliver.policy import poll_delay
-from watcher.errors import ApiError, RateLimited, StateConflict, StateError, Unauthorized
+from watcher.errors import (
+    ApiError,
+    RateLimited,
+    StateConflict,
+    StateError,
+    StateReplaced,
+    Unauthorized,
+)
 from watcher.service.drains import Drains
 from watcher.service.health import ListenError, Vitals
 from watcher.service.metrics import Metrics
@@ -65,6 +72,7 @@ class Daemon:
         self.tick_id = 0
         self._last_unauthorized_log = -UNAUTHORIZED_LOG_EVERY
         self._retry_after: float | None = None
+        self.exit_code = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -134,7 +142,7 @@ class Daemon:
                 watchdog=watchdog_interval() if self.notifier.enabled else None,
             )
             await self.stopping.wait()
-        return 0
+        return self.exit_code
 
     def stop(self) -> None:
         """Ask the daemon to stop (signal handler)."""
@@ -216,6 +224,8 @@ class Daemon:
         async with self._serial:
             if self.stopping.is_set():
                 return
+            if not self._state_file_in_place():
+                return
             monitor.tick_started()
             try:
                 summary = await self.rt.pipeline.tick()
@@ -250,10 +260,23 @@ class Daemon:
                 self.drains.kick()
 
     async def _deliver_job(self) -> None:
-        if self.stopping.is_set():
+        if self.stopping.is_set() or not self._state_file_in_place():
             return
         self.monitor.beat()
         self.drains.kick()
+
+    def _state_file_in_place(self) -> bool:
+        """False, and the daemon stopping with exit 1, once its state file was deleted or
+        replaced: the supervisor restarts it on the file that is there, and the operator sees
+        why, where going on would write alerts into a file nobody else can open."""
+        try:
+            self.rt.store.check_in_place()
+        except StateReplaced as exc:
+            log.error("state_file_replaced", state=str(self.rt.store.path), error=str(exc))
+            self.exit_code = 1
+            self.stop()
+            return False
+        return True
 
     async def _watchdog_job(self) -> None:
         # A coroutine on purpose: APScheduler would run a plain function in a worker thread,

@@ -109,6 +109,10 @@ class Runtime:
             store = stack.enter_context(Store.open(settings.state.path))
             if lock:
                 store.acquire_daemon_lock()
+                # Refuse at start, as `once` would at its first write: a daemon on a file it
+                # cannot write would only fail every tick. (One that becomes read-only later
+                # backs off and reports it on /readyz.)
+                store.check_writable()
             _track_configured_runs(store, settings, clock)
             client = await stack.enter_async_context(
                 DataframerClient(

@@ -16,7 +16,6 @@ migrations are in `watcher.state.schema`; its time format in `watcher.state.time
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import threading
@@ -31,9 +30,10 @@ from types import TracebackType
 import watcher.state.outbox as state_outbox
 import watcher.state.queries as state_views
 import watcher.state.record as state_record
-from watcher.errors import StateConflict, StateError, StateLocked
+from watcher.errors import StateConflict, StateError, StateReplaced
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, is_terminal
+from watcher.state.lock import DaemonLock
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
 from watcher.state.schema import open_connection, reason
 from watcher.state.timestamps import ts
@@ -60,10 +60,11 @@ class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool) -> None:
         self.path = path
         self.readonly = readonly
+        self._identity = _identity(path)  # the file this connection opened, by device and inode
         conn.row_factory = sqlite3.Row
         self._conn: sqlite3.Connection | None = conn
         self._mutex = threading.RLock()  # the connection is shared with worker threads
-        self._lock_fd: int | None = None
+        self._lock: DaemonLock | None = None
         # Snapshot cache, with each row's user_rev and the data_version it was read at.
         self._snaps: dict[str, Snapshot] | None = None
         self._revs: dict[str, int] = {}
@@ -84,11 +85,9 @@ class Store:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-            if self._lock_fd is not None:
-                with suppress(OSError):
-                    os.ftruncate(self._lock_fd, 0)
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> Store:
         return self
@@ -102,32 +101,10 @@ class Store:
         self.close()
 
     def acquire_daemon_lock(self) -> None:
-        """Take the one-daemon-per-file lock (flock on `<db>.lock`) until close()."""
+        """Take the one-daemon-per-file lock (`watcher.state.lock`) until close()."""
         with self._mutex:
-            if self._lock_fd is not None:
-                return
-            lock_path = self.path.with_name(self.path.name + ".lock")
-            try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise StateError(_lock_refused(lock_path, exc)) from exc
-            try:
-                # flock, not fcntl locks: it belongs to this open file, so the kernel drops it
-                # when the process dies however it dies, and a later close() of an unrelated
-                # descriptor on the same file does not release it.
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise StateLocked(
-                    f"another dataframer-watcher (pid {holder}) is already using"
-                    f" state file {self.path}"
-                ) from None
-            # The lock file is never deleted: unlinking it would let a newcomer lock a fresh
-            # inode while a waiter still holds the old one.
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            self._lock_fd = fd
+            if self._lock is None:
+                self._lock = DaemonLock.acquire(self.path)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -181,7 +158,23 @@ class Store:
         conn.row_factory = sqlite3.Row
         self._conn.close()
         self._conn, self.readonly = conn, False
+        self._identity = _identity(self.path)
         self._data_version = _STALE
+
+    def check_in_place(self) -> None:
+        """Raise StateReplaced unless the path still names the file this store opened.
+
+        A state file deleted, or replaced by another (a restore, an editor's save), under an
+        open connection keeps taking writes into the old inode: alerts recorded there are seen
+        by nobody, and `track` writes into the new file that this store never reads.
+        """
+        current = _identity(self.path)
+        if current is None or current != self._identity:
+            what = "deleted" if current is None else "replaced by another file"
+            raise StateReplaced(
+                f"state file {self.path} was {what} while the daemon had it open; restart"
+                " the daemon so that it opens the file that is there now"
+            )
 
     # -- tracking -----------------------------------------------------------------------------
 
@@ -382,12 +375,10 @@ class Store:
             return state_views.history(conn, run_id, limit=limit)
 
 
-def _lock_refused(lock_path: Path, exc: OSError) -> str:
-    """Why the daemon lock could not be taken, naming the lock file and who refused it."""
-    why = exc.strerror or type(exc).__name__
-    if lock_path.exists():
-        return f"cannot open the daemon lock file {lock_path}: {why}"
-    return (
-        f"cannot create the daemon lock file {lock_path}: the directory {lock_path.parent}"
-        f" refused it ({why}); the daemon needs write access to the state file's directory"
-    )
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode `path` names now, or None when nothing is there."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
