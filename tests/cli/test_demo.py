@@ -11,13 +11,17 @@ import dataframer
 import pytest
 
 from tests.support import clean_env, free_port
+from watcher.cli.commands import DEMO_MIN_SECONDS
+from watcher.simulator import DEMO_SETTLES_AFTER
 
 
 @pytest.mark.timeout(120)
 def test_demo_prints_each_alert_and_exits_0(tmp_path: Path) -> None:
-    """The demo ends by itself: one alert per finished run, every terminal status shown."""
+    """The demo ends by itself: one alert per finished run, every terminal status shown, even
+    with the smallest --timeout it accepts (which must leave its scenario time to finish)."""
+    assert DEMO_MIN_SECONDS >= DEMO_SETTLES_AFTER + 5
     result = subprocess.run(
-        [sys.executable, "-m", "watcher", "demo"],
+        [sys.executable, "-m", "watcher", "demo", "--timeout", f"{DEMO_MIN_SECONDS:g}"],
         cwd=tmp_path,
         env=clean_env(),
         capture_output=True,
@@ -106,3 +110,20 @@ def test_simulate_on_a_taken_port_is_one_line_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert str(port) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_refuses_a_timeout_its_scenario_cannot_fit(tmp_path: Path) -> None:
+    """Below the minimum the demo would fail for want of time: bad usage, one line, exit 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "watcher", "demo", "--timeout", "5"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--timeout" in result.stderr
+    assert "30" in result.stderr
