@@ -295,3 +295,54 @@ def test_once_exits_1_when_a_send_failed_and_says_what_is_queued(
         " down: 1); see `history` for why"
     )
     assert webhook.run_ids() == [run.id]
+
+
+def _many_runs(db: Path) -> None:
+    """A state file with 5 active runs and 300 finished ones (every third FAILED), each a
+    minute newer than the one before."""
+    from datetime import UTC, datetime, timedelta
+
+    from watcher.events import Snapshot, Source, TickRecord
+    from watcher.models import Run
+    from watcher.state import Store
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    snaps = []
+    for i in range(305):
+        status = "PROCESSING" if i >= 300 else ("FAILED" if i % 3 == 0 else "SUCCEEDED")
+        at = start + timedelta(minutes=i)
+        run = Run.model_validate({"id": f"run-{i:03d}", "status": status, "spec_name": "s"})
+        snaps.append(Snapshot(run.id, Source.DISCOVERED, status, at, at, at, run=run))
+    with Store.open(db) as store:
+        store.record(TickRecord(start, tuple(snaps), (), ()))
+
+
+def test_status_stays_readable_with_many_runs_and_filters_as_asked(tmp_path: Path) -> None:
+    """Without a filter: every active run and the 20 newest finished, then one line counting
+    the rest; --active, --status (repeatable, any case) and --limit choose; --json lists all."""
+    db = tmp_path / "w.db"
+    _many_runs(db)
+    config = write(tmp_path / "watcher.yaml", f"state:\n  path: {db}\n")
+
+    def status(*args: str) -> list[str]:
+        result = cli("--config", str(config), "status", *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return [
+            line.split()[0] for line in result.stdout.splitlines()[1:] if line.startswith("run-")
+        ]
+
+    default = status()
+    assert default[:5] == [f"run-{i}" for i in (304, 303, 302, 301, 300)]  # active, newest first
+    assert default[5:] == [f"run-{i:03d}" for i in range(299, 279, -1)]  # the 20 newest finished
+    text = cli("--config", str(config), "status", cwd=tmp_path).stdout
+    assert "… and 280 more not shown (94 FAILED, 186 SUCCEEDED)" in text
+    assert status("--active") == [f"run-{i}" for i in (304, 303, 302, 301, 300)]
+    failed = status("--status", "failed")
+    assert failed == [f"run-{i:03d}" for i in range(297, -1, -3)]
+    assert set(status("--status", "FAILED", "--status", "PROCESSING")) == set(failed) | {
+        f"run-{i}" for i in range(300, 305)
+    }
+    assert status("--limit", "3") == ["run-304", "run-303", "run-302"]
+    data = json.loads(cli("--config", str(config), "status", "--json", cwd=tmp_path).stdout)
+    assert len(data["runs"]) == 305
+    assert data["not_shown"] == {}

@@ -18,7 +18,13 @@ import click
 import structlog
 
 from watcher import __version__
-from watcher.cli.usage import WatcherGroup, config_path_callback, one_line, run_ids_callback
+from watcher.cli.usage import (
+    WatcherGroup,
+    config_path_callback,
+    one_line,
+    run_ids_callback,
+    statuses_callback,
+)
 from watcher.config import (
     ConfigError,
     Settings,
@@ -216,14 +222,33 @@ def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--active", is_flag=True, help="Only runs still under way.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="STATUS",
+    callback=statuses_callback,
+    help="Only runs in this status (PENDING, PROCESSING, SUCCEEDED, FAILED, CANCELED, GONE,"
+    " UNSEEN); repeat for several.",
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every run).")
 @click.pass_obj
-def status(state: CliState, as_json: bool) -> None:
-    """The tracked runs: id, spec, status, since, samples, cost, last polled; and deliveries."""
-    from watcher.cli.views import status_data, status_text
+def status(
+    state: CliState, active: bool, statuses: tuple[str, ...], limit: int | None, as_json: bool
+) -> None:
+    """The tracked runs, newest first: id, spec, status, since, samples, cost, last polled;
+    and deliveries per channel.
 
+    Without a filter: every active run and the 20 newest finished ones, with a count of the
+    rest (--json lists every run).
+    """
+    from watcher.cli.views import StatusFilter, status_data, status_text
+
+    wanted = StatusFilter(active=active, statuses=statuses, limit=limit, everything=as_json)
     with expected_errors():
-        data = status_data(state.load(send=False))
+        data = status_data(state.load(send=False), wanted)
     click.echo(json.dumps(data, indent=2) if as_json else status_text(data))
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "config_path_callback",
     "one_line",
     "run_ids_callback",
+    "statuses_callback",
 ]
 
 # click 8.2+ shows a bare group's help as a UsageError subclass: that one stays help.
@@ -131,3 +132,17 @@ def channel_argument(settings: Settings, name: str | None) -> str | None:
         known = ", ".join(sorted(settings.channels)) or "none"
         raise UsageError(f"no channel named {name!r} (known: {known})")
     return channel_key(name)
+
+
+def statuses_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """--status values as the state file names them: upper case, each once (CANCELLED too)."""
+    if not value:
+        return ()
+    names: list[str] = []
+    for item in value:
+        name = str(item).strip().upper()
+        name = "CANCELED" if name == "CANCELLED" else name
+        if not name:
+            raise click.BadParameter("a status must not be empty", ctx=ctx, param=param)
+        names.append(name)
+    return tuple(dict.fromkeys(names))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -52,20 +53,61 @@ def _row(row: StatusRow) -> dict[str, Any]:
     }
 
 
-def status_data(settings: Settings) -> dict[str, Any]:
-    """The tracked runs and the outbox per channel, as JSON-ready data."""
+@dataclass(frozen=True)
+class StatusFilter:
+    """Which runs `status` shows. The default, readable at any size: every active run and the
+    `RECENT_FINISHED` newest finished ones, with a count of the rest (`everything` for --json)."""
+
+    active: bool = False  # only runs still under way
+    statuses: tuple[str, ...] = ()  # only runs in these statuses (GONE, UNSEEN included)
+    limit: int | None = None  # at most this many rows
+    everything: bool = False  # no default cut (machine-readable output)
+
+    @property
+    def default(self) -> bool:
+        """No filter was asked for."""
+        return not (self.active or self.statuses or self.limit is not None)
+
+
+RECENT_FINISHED = 20
+
+
+def status_data(settings: Settings, wanted: StatusFilter | None = None) -> dict[str, Any]:
+    """The tracked runs (as `wanted` filters them) and the outbox per channel, as JSON-ready
+    data; `not_shown` counts, per status, the watched runs the filter left out."""
+    wanted = wanted or StatusFilter()
     state = str(settings.state.path.absolute())  # the operator may run it from anywhere
     with state_file(settings) as store:
         if store is None:
-            return {"state": state, "runs": [], "deliveries": {}, "removed_channels": []}
+            empty: dict[str, Any] = {"state": state, "runs": [], "deliveries": {}}
+            return {**empty, "removed_channels": [], "not_shown": {}}
+        if wanted.default and not wanted.everything:
+            rows = store.status_rows(finished=False)
+            rows += store.status_rows(finished=True, limit=RECENT_FINISHED)
+        else:
+            rows = store.status_rows(
+                labels=wanted.statuses or None,
+                finished=False if wanted.active else None,
+                limit=wanted.limit,
+            )
+        not_shown = store.status_counts()
+        for row in rows:
+            label = _label(row)
+            not_shown[label] -= 1
         deliveries = store.delivery_counts()
         return {
             "state": state,
-            "runs": [_row(row) for row in store.status_rows()],
+            "runs": [_row(row) for row in rows],
+            "not_shown": {label: n for label, n in sorted(not_shown.items()) if n > 0},
             "deliveries": deliveries,
             # Channels the outbox knows that the config no longer has: nothing reaches them.
             "removed_channels": sorted(set(deliveries) - set(settings.channels)),
         }
+
+
+def _label(row: StatusRow) -> str:
+    """A run's status as status_counts names it: GONE, UNSEEN, or its status."""
+    return "GONE" if row.gone else row.status or "UNSEEN"
 
 
 def _ago(iso: str | None, now: datetime) -> str:
@@ -109,6 +151,13 @@ def status_text(data: dict[str, Any]) -> str:
         lines.extend(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
             for row in table
+        )
+    hidden = data.get("not_shown", {})
+    if hidden:
+        counts = ", ".join(f"{n:,} {label}" for label, n in hidden.items())
+        lines.append(
+            f"… and {sum(hidden.values()):,} more not shown ({counts}):"
+            " `status --status STATUS`, `--active` or `--limit N` choose what to see"
         )
     if data["deliveries"]:
         lines.append("")

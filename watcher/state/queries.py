@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -77,20 +78,46 @@ class HistoryEntry:
     attempt_log: tuple[AttemptEntry, ...] = ()
 
 
-def status_rows(conn: sqlite3.Connection) -> list[StatusRow]:
-    """Every watched run (not muted, not pruned): active first, then newest change first."""
+_STATUS_ROWS = """
+SELECT run_id, source, status, status_since, last_polled, gone,
+       json_extract(run_json, '$.spec_name') AS spec_name,
+       json_extract(run_json, '$.samples_completed') AS samples_completed,
+       json_extract(run_json, '$.samples_failed') AS samples_failed,
+       json_extract(run_json, '$.total_cost') AS total_cost,
+       json_extract(run_json, '$.created_by_email') AS created_by,
+       json_extract(run_json, '$.completed_at') AS completed_at,
+       (gone = 1 OR status IN (SELECT value FROM json_each(:terminal))) AS finished
+FROM runs
+WHERE muted = 0 AND pruned_at IS NULL
+  AND (:labels IS NULL OR (CASE WHEN gone = 1 THEN 'GONE' ELSE COALESCE(status, 'UNSEEN') END)
+       IN (SELECT value FROM json_each(:labels)))
+  AND (:finished IS NULL OR (gone = 1 OR status IN (SELECT value FROM json_each(:terminal)))
+       = :finished)
+ORDER BY finished, status_since IS NOT NULL, status_since DESC, run_id
+LIMIT :limit
+"""
+
+
+def status_rows(
+    conn: sqlite3.Connection,
+    *,
+    labels: Collection[str] | None = None,
+    finished: bool | None = None,
+    limit: int | None = None,
+) -> list[StatusRow]:
+    """Watched runs (not muted, not pruned): active first, then newest change first.
+
+    `labels` keeps only runs whose status (or "GONE", "UNSEEN") is one of them; `finished`
+    True keeps finished (and gone) runs, False the active ones; `limit` caps the rows.
+    """
     rows = conn.execute(
-        "SELECT run_id, source, status, status_since, last_polled, gone,"
-        " json_extract(run_json, '$.spec_name') AS spec_name,"
-        " json_extract(run_json, '$.samples_completed') AS samples_completed,"
-        " json_extract(run_json, '$.samples_failed') AS samples_failed,"
-        " json_extract(run_json, '$.total_cost') AS total_cost,"
-        " json_extract(run_json, '$.created_by_email') AS created_by,"
-        " json_extract(run_json, '$.completed_at') AS completed_at"
-        " FROM runs WHERE muted = 0 AND pruned_at IS NULL"
-        " ORDER BY (gone = 1 OR status IN (SELECT value FROM json_each(?))),"
-        " status_since IS NOT NULL, status_since DESC, run_id",
-        (_TERMINAL_JSON,),
+        _STATUS_ROWS,
+        {
+            "terminal": _TERMINAL_JSON,
+            "labels": None if labels is None else json.dumps(sorted(labels)),
+            "finished": None if finished is None else int(finished),
+            "limit": -1 if limit is None else limit,
+        },
     ).fetchall()
     # The JSON came from the API: take its values only when they have the expected type.
     return [

@@ -354,10 +354,17 @@ class Store:
 
     # -- views for the CLI --------------------------------------------------------------------
 
-    def status_rows(self) -> list[StatusRow]:
-        """Every watched run (not muted, not pruned): active first, then newest change first."""
+    def status_rows(
+        self,
+        *,
+        labels: Collection[str] | None = None,
+        finished: bool | None = None,
+        limit: int | None = None,
+    ) -> list[StatusRow]:
+        """Watched runs (not muted, not pruned), active first, then newest change first;
+        filtered as `watcher.state.queries.status_rows` says."""
         with self._reading() as conn:
-            return state_views.status_rows(conn)
+            return state_views.status_rows(conn, labels=labels, finished=finished, limit=limit)
 
     def status_counts(self) -> dict[str, int]:
         """How many watched runs are in each status ("GONE", "UNSEEN" included), for metrics."""
