@@ -125,3 +125,21 @@ async def test_a_backoff_does_not_lend_its_tick_id_to_other_jobs(
             daemon.stop()
             assert await running == 0
     assert all("tick" not in context for _, context in seen)
+
+
+def test_run_logs_at_start_what_check_config_would_warn_about(
+    simulator: SimulatorServer, write_config, start_daemon
+) -> None:
+    """Advice check-config prints as "warning:" lines reaches the daemon's log at start too:
+    an operator who never ran check-config still hears of it."""
+    config = write_config(
+        dataframer={"base_url": simulator.url},
+        channels={"a": "json://127.0.0.1:9/a", "b": "json://127.0.0.1:9/b"},
+        routes=[{"statuses": ["FAILED"], "channels": ["a"]}],
+    )
+    daemon = start_daemon(config)
+    daemon.wait_event("started")
+    assert daemon.terminate() == 0
+    warnings = [e["warning"] for e in daemon.events() if e["event"] == "config_warning"]
+    assert "channel 'b' is named by no route and receives no alerts" in warnings
+    assert all(e["level"] == "warning" for e in daemon.events() if e["event"] == "config_warning")

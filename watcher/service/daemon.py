@@ -29,7 +29,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher.config import ConfigError, Settings, load_settings
+from watcher.config import ConfigError, Settings, config_warnings, load_settings
 from watcher.deliver.policy import poll_delay
 from watcher.errors import (
     ApiError,
@@ -131,6 +131,8 @@ class Daemon:
             self._schedule_poll(self.settings.poll.interval if backoff is None else backoff)
             # Config and state are open and the first poll is done (or retrying): READY=1.
             self.notifier.ready(self.monitor.status_text())
+            for warning in config_warnings(self.settings):  # what check-config would say
+                log.warning("config_warning", warning=warning)
             server = self.monitor.health
             log.info(
                 "started",
