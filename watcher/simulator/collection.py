@@ -64,9 +64,10 @@ class _Block:
 
 
 class Collection(Generic[J]):
-    """The jobs of one kind, by id and in list order."""
+    """The jobs of one kind, by id and in list order, in blocks of about ``block`` jobs."""
 
-    def __init__(self) -> None:
+    def __init__(self, block: int = BLOCK) -> None:
+        self._block = block
         self._jobs: dict[str, J] = {}
         self._blocks: list[_Block] = []
         # Added but not yet put in order: placing is deferred to the next read, so creating
@@ -159,8 +160,8 @@ class Collection(Generic[J]):
         if len(loose) > max(64, len(self._jobs) // 8):
             ordered = sorted(self._jobs.values(), key=_key)
             self._blocks = []
-            for start in range(0, len(ordered), BLOCK):
-                block = _Block(list(ordered[start : start + BLOCK]))
+            for start in range(0, len(ordered), self._block):
+                block = _Block(list(ordered[start : start + self._block]))
                 for job in block.jobs:
                     job.block = block
                 self._blocks.append(block)
@@ -184,7 +185,7 @@ class Collection(Generic[J]):
         bisect.insort(block.jobs, placed, key=_key)
         block.data = None
         job.block = block
-        if len(block.jobs) > 2 * BLOCK:
+        if len(block.jobs) > 2 * self._block:
             half = len(block.jobs) // 2
             tail = _Block(block.jobs[half:])
             del block.jobs[half:]
