@@ -256,20 +256,41 @@ def test_notify(state: CliState, channel: str | None) -> None:
     type=click.IntRange(0, 1_000_000),
     help="Random runs to start with, some finished, some under way.",
 )
+@click.option(
+    "--evaluations",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1_000_000),
+    help="Evaluations to start with, of the runs that have succeeded (of new runs if none).",
+)
+@click.option(
+    "--red-team-runs",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1_000_000),
+    help="Red-team runs to start with, some finished, some under way.",
+)
+@click.option(
+    "--anonymization-runs",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1_000_000),
+    help="Anonymization runs to start with, some finished, some under way.",
+)
 @click.option("--seed", default=None, type=int, help="Seed for reproducible runs.")
 @click.option(
     "--pending-seconds",
     default=3.0,
     show_default=True,
     type=click.FloatRange(0),
-    help="Mean time a run stays PENDING.",
+    help="Mean time a job of any kind stays PENDING.",
 )
 @click.option(
     "--processing-seconds",
     default=30.0,
     show_default=True,
     type=click.FloatRange(0),
-    help="Mean time a run stays PROCESSING.",
+    help="Mean time a job of any kind stays PROCESSING.",
 )
 @click.option("--failure-ratio", default=0.1, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--cancel-ratio", default=0.05, show_default=True, type=click.FloatRange(0, 1))
@@ -279,6 +300,9 @@ def simulate(
     port: int,
     api_key: str,
     runs: int,
+    evaluations: int,
+    red_team_runs: int,
+    anonymization_runs: int,
     seed: int | None,
     pending_seconds: float,
     processing_seconds: float,
@@ -286,14 +310,26 @@ def simulate(
     cancel_ratio: float,
     demo_runs: bool,
 ) -> None:
-    """Serve the Dataframer runs API (with a /_sim/ control surface) until SIGTERM/SIGINT."""
+    """Serve the Dataframer API (runs, evaluations, red-team and anonymization runs, file
+    downloads; a /_sim/ control surface) until SIGTERM/SIGINT."""
     import signal
 
     from watcher.simulator import SimulatorServer, serve
 
+    seeded = ", ".join(
+        f"{count} {name}"
+        for count, name in (
+            (runs, "runs"),
+            (evaluations, "evaluations"),
+            (red_team_runs, "red-team runs"),
+            (anonymization_runs, "anonymization runs"),
+        )
+        if count or name == "runs"
+    )
+
     def ready(server: SimulatorServer) -> None:
         signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
-        click.echo(f"simulator listening on {server.url} ({runs} runs; Ctrl-C stops it)")
+        click.echo(f"simulator listening on {server.url} ({seeded}; Ctrl-C stops it)")
 
     try:
         serve(
@@ -301,6 +337,9 @@ def simulate(
             port=port,
             api_key=api_key,
             runs=runs,
+            evaluations=evaluations,
+            red_team_runs=red_team_runs,
+            anonymization_runs=anonymization_runs,
             seed=seed,
             pending_seconds=pending_seconds,
             processing_seconds=processing_seconds,
