@@ -1,7 +1,9 @@
 """The contract: the official SDK (pydataframer) against the simulator over real HTTP.
 
 The SDK's models are the oracle: every field they declare must be present in what the
-simulator sends, and every enum value sent must be one they know.
+simulator sends, and every enum value sent must be one they know. Generation runs here; the
+other kinds in ``test_contract_kinds``, file downloads in ``test_contract_files``, the checks
+they share in ``sdk_oracle``.
 """
 
 from __future__ import annotations

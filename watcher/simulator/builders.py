@@ -6,6 +6,7 @@ same on every start. The simulator calls these under its lock.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,7 @@ class BulkItem:
 class Draw:
     """The simulator's seeded generator, its defaults and the instant of creation."""
 
-    def __init__(self, rng: Any, defaults: PlanDefaults, now: float, seq: int) -> None:
+    def __init__(self, rng: random.Random, defaults: PlanDefaults, now: float, seq: int) -> None:
         self.rng, self.defaults, self.now, self.seq = rng, defaults, now, seq
 
     def plan(self, timing: Timing) -> RunPlan:
@@ -105,7 +106,8 @@ def _timings(plan: RunPlan) -> tuple[float, float, float, float, float]:
 
 
 def bulk(
-    draw: Draw,
+    rng: random.Random,
+    defaults: PlanDefaults,
     count: int | None,
     *,
     outcomes: Sequence[str] | Mapping[str, float] | None,
@@ -118,7 +120,7 @@ def bulk(
     if isinstance(outcomes, Mapping):
         weights = {k: v for k, v in outcomes.items() if k in allowed}
     else:
-        weights = {k: v for k, v in default_weights(draw.defaults).items() if k in allowed}
+        weights = {k: v for k, v in default_weights(defaults).items() if k in allowed}
         for outcome in outcomes or ():
             if outcome not in allowed:
                 raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(allowed)}")
@@ -128,7 +130,6 @@ def bulk(
         count = max(len(explicit), len(pins) if not isinstance(status, str) else 0, 1)
     if count < 0:
         raise ValueError("count must be a non-negative integer")
-    rng = draw.rng
     pick = outcome_picker(weights)
     items = []
     for index in range(count):

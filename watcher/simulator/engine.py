@@ -135,7 +135,8 @@ class Simulator(World):
     ) -> list[J]:
         with self._lock:
             items = bulk(
-                Draw(self._rng, self.defaults, self.clock(), 0),
+                self._rng,
+                self.defaults,
                 count,
                 outcomes=outcomes,
                 status=status,

@@ -60,6 +60,11 @@ class Storage:
         """A job was deleted: its ZIP is prepared anew if one with its id ever comes back."""
         self._preparing.pop((kind, job_id), None)
 
+    def clear(self) -> None:
+        """Every job is gone: forget what was prepared for them."""
+        self._preparing.clear()
+        self._zips.clear()
+
     def serve(self, path: str, now: float, find: Lookup) -> SimResponse:
         """Answer a request that follows a presigned URL."""
         try:

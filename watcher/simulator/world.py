@@ -11,19 +11,18 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, TypeVar
+from typing import Any, cast
 
 from .catalog import PlanDefaults
 from .collection import Collection
 from .faults import FaultInjector
 from .files import URL_TTL_SECONDS, FileSpec
+from .kinds import SimEvaluation, SimRedTeamRun
 from .lifecycle import CANCELABLE, KINDS, Clock, Job, Kind, iso
 from .messages import SimResponse
 from .model import SimRun
 from .stats import RequestStats
 from .storage import Storage
-
-J = TypeVar("J", bound=Job)
 
 
 class RunNotFound(LookupError):
@@ -96,12 +95,12 @@ class World:
         self.storage = Storage(url_ttl=url_ttl_seconds, archive_seconds=archive_seconds)
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
-        self._kinds: dict[str, Collection[Any]] = {kind: Collection() for kind in KINDS}
+        self._kinds: dict[str, Collection[Job]] = {kind: Collection() for kind in KINDS}
         self._seq = 0
 
     # -- reading -------------------------------------------------------------------------
 
-    def _collection(self, kind: str) -> Collection[Any]:
+    def _collection(self, kind: str) -> Collection[Job]:
         try:
             return self._kinds[kind]
         except KeyError:
@@ -113,7 +112,7 @@ class World:
             job = self._collection(kind).get(job_id)
             if job is None:
                 raise RunNotFound(job_id)
-            return job  # type: ignore[no-any-return]  # a collection holds Jobs only
+            return job
 
     def get(self, run_id: str) -> SimRun:
         """The run with this id; RunNotFound if there is none."""
@@ -129,7 +128,7 @@ class World:
     def runs(self) -> list[SimRun]:
         """Every run, newest first (by created_at, then creation order)."""
         with self._lock:
-            return self._kinds["run"].ordered()
+            return cast(list[SimRun], self._kinds["run"].ordered())  # that collection's kind
 
     def list_body(self, kind: Kind = "run") -> tuple[bytes, ...]:
         """The list endpoint's body, newest first, as the parts it is sent in (cached)."""
@@ -144,7 +143,8 @@ class World:
         """The red-team list filtered by spec (its ``spec_id`` query parameter)."""
         with self._lock:
             return self._kinds["red_team"].filtered_body(
-                self.clock(), lambda job: job.red_team_spec_id == spec_id
+                self.clock(),
+                lambda job: isinstance(job, SimRedTeamRun) and job.red_team_spec_id == spec_id,
             )
 
     def evaluations_of(self, run_id: str) -> list[dict[str, Any]]:
@@ -155,7 +155,7 @@ class World:
             return [
                 job.list_item(now)
                 for job in self._kinds["evaluation"].ordered()
-                if job.run_id == run_id
+                if isinstance(job, SimEvaluation) and job.run_id == run_id
             ]
 
     def detail(self, job_id: str, kind: Kind = "run") -> dict[str, Any]:
@@ -215,6 +215,7 @@ class World:
             with self._lock:
                 for collection in self._kinds.values():
                     collection.clear()
+                self.storage.clear()
 
     def now_iso(self) -> str:
         """The simulator's current time, as the API would render it."""
