@@ -11,7 +11,7 @@ import dataframer
 import pytest
 
 from tests.support import clean_env, free_port
-from watcher.cli.commands import DEMO_MIN_SECONDS
+from watcher.cli.world import DEMO_MIN_SECONDS
 from watcher.simulator import DEMO_SETTLES_AFTER
 
 

@@ -156,7 +156,9 @@ def test_the_key_is_configurable() -> None:
         ("GET", "/api/dataframer/runs", 404),
         ("GET", "/api/dataframer/runs/abc", 404),
         ("GET", "/api/dataframer/runs/abc/", 404),
-        ("GET", "/api/dataframer/evaluations/", 404),
+        ("GET", "/api/dataframer/datasets-of-nothing/", 404),
+        # Evaluations have no list: the path exists for POST only.
+        ("GET", "/api/dataframer/evaluations/", 405),
         ("GET", "/", 404),
         ("PUT", RUNS, 405),
         ("GET", "/api/dataframer/runs/abc/cancel/", 405),
@@ -288,10 +290,10 @@ def test_a_simulator_bug_is_a_500_not_a_crash(
 ) -> None:
     """Whatever goes wrong inside, handle answers."""
 
-    def broken() -> bytes:
+    def broken(kind: str = "run") -> tuple[bytes, ...]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(sim, "list_json", broken)
+    monkeypatch.setattr(sim, "list_body", broken)
     response = handle(sim, SimRequest("GET", RUNS, AUTH))
     assert (response.status, json.loads(response.body)) == (
         500,

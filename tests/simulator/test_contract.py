@@ -1,14 +1,15 @@
 """The contract: the official SDK (pydataframer) against the simulator over real HTTP.
 
 The SDK's models are the oracle: every field they declare must be present in what the
-simulator sends, and every enum value sent must be one they know.
+simulator sends, and every enum value sent must be one they know. Generation runs here; the
+other kinds in ``test_contract_kinds``, file downloads in ``test_contract_files``, the checks
+they share in ``sdk_oracle``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
 import dataframer
 import httpx
@@ -21,52 +22,12 @@ from dataframer.types.dataframer.run_retrieve_response import (
     RunRetrieveResponse,
     RuntimeParams,
 )
-from pydantic import BaseModel
 
+from tests.simulator.sdk_oracle import assert_complete, fields, literal_values
 from watcher.simulator import ManualClock, Simulator, SimulatorServer
 
 RUNS = "/api/dataframer/runs/"
 LIST_ROUTE = "GET /api/dataframer/runs/"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def server(clock: ManualClock) -> Iterator[SimulatorServer]:
-    with SimulatorServer(Simulator(clock=clock, seed=11)) as server:
-        yield server
-
-
-@pytest.fixture
-def sdk(server: SimulatorServer) -> Iterator[Dataframer]:
-    with Dataframer(api_key="sim-key", base_url=server.url, max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture
-def raw(server: SimulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer sim-key"}) as client:
-        yield client
-
-
-def fields(model: type[BaseModel]) -> set[str]:
-    return set(model.model_fields)
-
-
-def literal_values(model: type[BaseModel], name: str) -> set[Any]:
-    """The values of a field typed Optional[Literal[...]] in the SDK."""
-    for arg in get_args(model.model_fields[name].annotation):
-        if get_origin(arg) is Literal:
-            return set(get_args(arg))
-    raise AssertionError(f"{model.__name__}.{name} is not a Literal")
-
-
-def assert_complete(instance: BaseModel) -> None:
-    """The SDK parsed every field it declares from the response: none was missing."""
-    assert instance.model_fields_set == fields(type(instance))
 
 
 def populate(sim: Simulator, clock: ManualClock) -> None:

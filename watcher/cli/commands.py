@@ -5,86 +5,33 @@ Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 import structlog
 
 from watcher import __version__
+from watcher.cli.base import CliState, expected_errors, fail, run_async
 from watcher.cli.usage import (
     WatcherGroup,
     config_path_callback,
-    one_line,
     run_ids_callback,
     statuses_callback,
 )
+from watcher.cli.world import demo, simulate
 from watcher.config import (
-    ConfigError,
     Settings,
     config_warnings,
-    load_settings,
     render_config_yaml,
     resolve_api_key,
 )
-from watcher.errors import UsageError, WatcherError
 from watcher.logs import SCRUBBER, configure
 
 if TYPE_CHECKING:
     from watcher.deliver import Tally
-
-T = TypeVar("T")
-
-
-@dataclass
-class CliState:
-    """What the global options give every command."""
-
-    config_path: Path | None
-    settings: Settings | None = None
-
-    def load(self, *, send: bool = True) -> Settings:
-        """The effective settings; a bad config exits 2 with one line.
-
-        Commands that never send (`send=False`) leave `${VAR}` in channel URLs unexpanded:
-        the tokens may live only in the daemon's environment (a systemd EnvironmentFile).
-        """
-        if self.settings is None:
-            try:
-                self.settings = load_settings(self.config_path, expand_channels=send)
-            except ConfigError as exc:
-                fail(str(exc), code=2)
-        return self.settings
-
-
-def fail(message: str, *, code: int = 1) -> NoReturn:
-    """Print one clean line to stderr and exit."""
-    click.echo(one_line(message), err=True)
-    sys.exit(code)
-
-
-def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine on the process's one event loop: every command that needs a
-    loop (`run`, `once`, `test-notify`, `demo`) comes through here, and opens what it uses
-    inside it."""
-    return asyncio.run(main)
-
-
-@contextmanager
-def expected_errors() -> Iterator[None]:
-    """Turn the watcher's own errors into one line and an exit code, never a traceback."""
-    try:
-        yield
-    except (ConfigError, UsageError) as exc:
-        fail(str(exc), code=2)
-    except WatcherError as exc:
-        fail(str(exc), code=1)
 
 
 @click.group(
@@ -309,93 +256,5 @@ def test_notify(state: CliState, channel: str | None) -> None:
     sys.exit(1 if failed else 0)
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--api-key", default="sim-key", show_default=True, help="The Bearer key it accepts.")
-@click.option(
-    "--runs",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 1_000_000),
-    help="Random runs to start with, some finished, some under way.",
-)
-@click.option("--seed", default=None, type=int, help="Seed for reproducible runs.")
-@click.option(
-    "--pending-seconds",
-    default=3.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Mean time a run stays PENDING.",
-)
-@click.option(
-    "--processing-seconds",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Mean time a run stays PROCESSING.",
-)
-@click.option("--failure-ratio", default=0.1, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--cancel-ratio", default=0.05, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--demo", "demo_runs", is_flag=True, help="Add the demo's handful of runs.")
-def simulate(
-    host: str,
-    port: int,
-    api_key: str,
-    runs: int,
-    seed: int | None,
-    pending_seconds: float,
-    processing_seconds: float,
-    failure_ratio: float,
-    cancel_ratio: float,
-    demo_runs: bool,
-) -> None:
-    """Serve the Dataframer runs API (with a /_sim/ control surface) until SIGTERM/SIGINT."""
-    import signal
-
-    from watcher.simulator import SimulatorServer, serve
-
-    def ready(server: SimulatorServer) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
-        click.echo(f"simulator listening on {server.url} ({runs} runs; Ctrl-C stops it)")
-
-    try:
-        serve(
-            host=host,
-            port=port,
-            api_key=api_key,
-            runs=runs,
-            seed=seed,
-            pending_seconds=pending_seconds,
-            processing_seconds=processing_seconds,
-            failure_ratio=failure_ratio,
-            cancel_ratio=cancel_ratio,
-            demo=demo_runs,
-            ready_callback=ready,
-        )
-    except (OSError, ValueError) as exc:
-        fail(f"cannot start the simulator on {host}:{port}: {exc}", code=1)
-
-
-# The demo's runs all finish within 20 s (watcher.simulator.scenario.DEMO_SETTLES_AFTER); the
-# rest is time for the last alert to go out. A test holds the two together.
-DEMO_MIN_SECONDS = 30.0
-
-
-@main.command()
-@click.option(
-    "--timeout",
-    default=60.0,
-    show_default=True,
-    type=click.FloatRange(DEMO_MIN_SECONDS),
-    help=f"Seconds (at least {DEMO_MIN_SECONDS:g}: the demo's runs take 20 s to finish).",
-)
-def demo(timeout: float) -> None:
-    """Simulator + watcher + a local alert sink, end to end; prints each alert as it arrives."""
-    from watcher.cli.demo import run_demo
-
-    sys.exit(run_async(run_demo(deadline=timeout)))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+main.add_command(simulate)
+main.add_command(demo)

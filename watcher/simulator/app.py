@@ -2,8 +2,9 @@
 
 Order of play, as in front of the real API: the ``/_sim/`` control surface is answered
 first and is never faulted nor counted; then faults (they stand for the network and proxies,
-so they strike before authentication); then URL resolution (404), authentication (401), the
-method (405), and the endpoint itself.
+so they strike before authentication, and on the storage's ``/_files/`` URLs too); then URL
+resolution (404), authentication (401; the storage asks for none and refuses one, see
+``files``), the method (405), and the endpoint itself (``endpoints``).
 """
 
 from __future__ import annotations
@@ -11,58 +12,20 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from .control import handle_control
-from .engine import NotCancelable, RunNotFound, Simulator
+from .endpoints import Endpoint, resolve
+from .engine import NotCancelable, NotSucceeded, RunNotFound, Simulator
 from .faults import render
-from .messages import SimRequest, SimResponse, detail_response, json_response, raw_json_response
+from .files import FILES_PATH
+from .messages import SimRequest, SimResponse, detail_response
+from .storage import auth_refused
 
 _log = logging.getLogger(__name__)
-
-RUNS_PATH = "/api/dataframer/runs/"
-_RUN = re.compile(r"^/api/dataframer/runs/([^/]+)/$")
-_CANCEL = re.compile(r"^/api/dataframer/runs/([^/]+)/cancel/$")
-_ALLOWED = {
-    RUNS_PATH: ("GET", "POST"),
-    RUNS_PATH + "{id}/": ("GET", "DELETE"),
-    RUNS_PATH + "{id}/cancel/": ("POST",),
-}
-
-_BOOL_FIELDS = ("enable_revisions", "skip_outline", "unified_multifield")
-_INT_FIELDS = (
-    "generation_thinking_budget",
-    "max_examples_in_prompt",
-    "max_revision_cycles",
-    "outline_thinking_budget",
-    "revision_thinking_budget",
-    "spec_version",
-)
-_STR_FIELDS = ("generation_model", "outline_model", "revision_model")
-_LIST_FIELDS = ("filtering_types", "revision_types", "tools")
-_SHUFFLING = ("none", "sample", "field", "prompt")
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    template: str
-    run_id: str | None = None
-
-
-def _resolve(path: str) -> _Route | None:
-    if path == RUNS_PATH:
-        return _Route(RUNS_PATH)
-    if match := _CANCEL.match(path):
-        return _Route(RUNS_PATH + "{id}/cancel/", match.group(1))
-    if match := _RUN.match(path):
-        return _Route(RUNS_PATH + "{id}/", match.group(1))
-    return None
 
 
 def handle(sim: Simulator, request: SimRequest) -> SimResponse:
@@ -70,18 +33,32 @@ def handle(sim: Simulator, request: SimRequest) -> SimResponse:
     if request.path == "/_sim" or request.path.startswith("/_sim/"):
         return _guarded(lambda: handle_control(sim, request))
     method = request.method.upper()
-    route = _resolve(request.path)
+    resolved = resolve(request.path)
     delay, fault = sim.faults.take(method, request.path)
 
     def normal() -> SimResponse:
-        return _guarded(lambda: _api(sim, request, route))
+        return _guarded(lambda: _api(sim, request, resolved))
 
     response = normal() if fault is None else _guarded(lambda: render(fault, normal))
     response.delay += delay
     applied = fault.kind if fault is not None else ("latency" if delay > 0 else None)
-    label = f"{method} {route.template if route else '<unmatched>'}"
-    sim.stats.record(label, None if response.drop else response.status, applied)
+    label = f"{method} {resolved[0].template if resolved else '<unmatched>'}"
+    status = None if response.drop else response.status
+    sim.stats.record(label, status, applied)
+    if request.path.startswith(FILES_PATH):
+        sim.stats.record_file(
+            authorization=request.header("Authorization") is not None,
+            api_key=_carries_key(sim, request),
+            served=response.length() if status == 200 and method == "GET" else 0,
+        )
     return response
+
+
+def _carries_key(sim: Simulator, request: SimRequest) -> bool:
+    """Whether the API key appears anywhere in the request's headers or query."""
+    key = sim.api_key
+    values = [*request.headers.values(), *request.query.values()]
+    return bool(key) and any(key in value for value in values)
 
 
 def _guarded(produce: Callable[[], SimResponse]) -> SimResponse:
@@ -94,29 +71,26 @@ def _guarded(produce: Callable[[], SimResponse]) -> SimResponse:
         return detail_response(500, "A server error occurred.")
 
 
-def _api(sim: Simulator, request: SimRequest, route: _Route | None) -> SimResponse:
-    if route is None:
+def _api(
+    sim: Simulator, request: SimRequest, resolved: tuple[Endpoint, tuple[str, ...]] | None
+) -> SimResponse:
+    if resolved is None:
         return detail_response(404, "Not found.")
-    denied = _authenticate(sim, request)
-    if denied is not None:
-        return denied
+    endpoint, ids = resolved
+    if endpoint.public:
+        if request.header("Authorization") is not None:
+            return auth_refused()
+    else:
+        denied = _authenticate(sim, request)
+        if denied is not None:
+            return denied
     method = request.method.upper()
-    allowed = _ALLOWED[route.template]
-    if method not in allowed:
-        return detail_response(
-            405, f'Method "{method}" not allowed.', {"Allow": ", ".join((*allowed, "OPTIONS"))}
-        )
+    handler = endpoint.methods.get(method)
+    if handler is None:
+        allowed = ", ".join((*endpoint.methods, "OPTIONS"))
+        return detail_response(405, f'Method "{method}" not allowed.', {"Allow": allowed})
     try:
-        if route.run_id is None:
-            if method == "GET":
-                return raw_json_response(200, sim.list_json())
-            return _create(sim, request)
-        if route.template.endswith("/cancel/"):
-            return json_response(200, sim.cancel(route.run_id))
-        if method == "DELETE":
-            sim.delete(route.run_id)
-            return SimResponse(204)
-        return json_response(200, sim.detail(route.run_id))
+        return handler(sim, request, ids)
     except RunNotFound:
         return detail_response(404, "Not found.")
     except NotCancelable as exc:
@@ -124,6 +98,8 @@ def _api(sim: Simulator, request: SimRequest, route: _Route | None) -> SimRespon
         return detail_response(
             400, f"Only PENDING or PROCESSING runs can be canceled (status is {exc.status})."
         )
+    except NotSucceeded as exc:
+        return detail_response(400, str(exc))
 
 
 def _authenticate(sim: Simulator, request: SimRequest) -> SimResponse | None:
@@ -137,60 +113,6 @@ def _authenticate(sim: Simulator, request: SimRequest) -> SimResponse | None:
     ):
         return detail_response(401, "Invalid API key.", challenge)
     return None
-
-
-def _create(sim: Simulator, request: SimRequest) -> SimResponse:
-    try:
-        body = request.json()
-    except ValueError as exc:
-        return detail_response(400, f"JSON parse error - {exc}")
-    if not isinstance(body, dict):
-        kind = type(body).__name__
-        return json_response(
-            400, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
-        )
-    errors = _validate_create(body)
-    if errors:
-        return json_response(400, errors)
-    options = {k: v for k, v in body.items() if k not in ("spec_id", "number_of_samples")}
-    run = sim.add_run(
-        spec_id=body["spec_id"],
-        spec_version=body.get("spec_version"),
-        number_of_samples=body["number_of_samples"],
-        options=options,
-        created_by_email=sim.user_email,
-    )
-    return json_response(201, sim.detail(run.id))
-
-
-def _validate_create(body: dict[str, Any]) -> dict[str, list[str]]:
-    """DRF-style field errors for a create body; empty when the body is valid."""
-    errors: dict[str, list[str]] = {}
-    for name in ("spec_id", "number_of_samples"):
-        if body.get(name) is None:
-            errors[name] = ["This field is required."]
-    if "spec_id" not in errors and (not isinstance(body["spec_id"], str) or not body["spec_id"]):
-        errors["spec_id"] = ["Not a valid string."]
-    samples = body.get("number_of_samples")
-    if "number_of_samples" not in errors:
-        if isinstance(samples, bool) or not isinstance(samples, int):
-            errors["number_of_samples"] = ["A valid integer is required."]
-        elif samples < 1:
-            errors["number_of_samples"] = ["Ensure this value is greater than or equal to 1."]
-    for name, value in body.items():
-        if name in _BOOL_FIELDS and not isinstance(value, bool):
-            errors[name] = ["Must be a valid boolean."]
-        elif name in _INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
-            errors[name] = ["A valid integer is required."]
-        elif name in _STR_FIELDS and not isinstance(value, str):
-            errors[name] = ["Not a valid string."]
-        elif name in _LIST_FIELDS and not (
-            isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ):
-            errors[name] = ["Expected a list of strings."]
-        elif name == "seed_shuffling_level" and value not in _SHUFFLING:
-            errors[name] = [f'"{value}" is not a valid choice.']
-    return errors
 
 
 class SimTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -222,7 +144,7 @@ class SimTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
-        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.content())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         answer = self._answer(request, request.read())

@@ -1,94 +1,56 @@
-"""The simulated world: runs, faults, counters, one lock, one clock.
+"""``Simulator``: the simulated world (``world``) and the ways to fill it with jobs.
 
-``Simulator`` is what tests drive directly (``SimulatorServer.sim``); the HTTP layer in
-``app`` only translates requests into calls on it.
+Tests, the demo and the benchmarks drive it directly (``SimulatorServer.sim``); the HTTP
+layer in ``app`` only translates requests into calls on it. ``add_*`` makes one job of a
+kind, ``create_*`` many at once; whatever is not given is drawn from the seeded defaults.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from .catalog import (
-    CREATORS,
-    SPEC_NAMES,
-    PlanDefaults,
-    dataset_for,
-    default_weights,
-    pick_outcome,
-    random_plan,
-    random_uuid,
-    runtime_params,
-    spec_id_for,
+from .builders import (
+    BulkItem,
+    Draw,
+    Range,
+    Timing,
+    bulk,
+    new_anonymization_run,
+    new_evaluation,
+    new_red_team_run,
+    new_run,
 )
-from .faults import FaultInjector
-from .model import CANCELABLE, OUTCOMES, Clock, Outcome, RunPlan, SimRun, iso
-from .stats import RequestStats
+from .kinds import SimAnonymizationRun, SimEvaluation, SimRedTeamRun
+from .lifecycle import OUTCOMES, Job, Outcome, RunPlan
+from .model import SimRun
+from .world import ManualClock, NotCancelable, NotSucceeded, RunNotFound, World
 
-_SPEC_NAME_BY_ID = {spec_id_for(name): name for name in SPEC_NAMES}
-Range = float | Sequence[float]
+__all__ = ["ManualClock", "NotCancelable", "NotSucceeded", "RunNotFound", "Simulator"]
 
-
-class RunNotFound(LookupError):
-    """No run has this id (never created, or deleted)."""
-
-
-class NotCancelable(Exception):
-    """The run is no longer PENDING or PROCESSING."""
-
-    def __init__(self, run_id: str, status: str) -> None:
-        super().__init__(f"Cannot cancel run {run_id}: its status is {status}.")
-        self.status = status
+J = TypeVar("J", bound=Job)
+Outcomes = Sequence[str] | Mapping[str, float] | None
+Statuses = str | Sequence[str] | None
 
 
-class ManualClock:
-    """A clock tests move by hand: ``clock.advance(30)``. Starts at a fixed instant."""
+class Simulator(World):
+    """Jobs of every kind advancing on ``clock``, with the API key, faults, counters, storage.
 
-    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
-        self._now = start
-        self._lock = threading.Lock()
+    See ``World`` for reading and changing them, and for the constructor's arguments.
+    """
 
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
+    # -- creating ------------------------------------------------------------------------
 
-    def advance(self, seconds: float) -> float:
-        """Move forward (never back: cached finished runs rely on it); returns the new time."""
-        if seconds < 0:
-            raise ValueError("a clock never goes back")
-        with self._lock:
-            self._now += seconds
-            return self._now
+    def _draw(self) -> Draw:
+        self._seq += 1
+        return Draw(self._rng, self.defaults, self.clock(), self._seq)
 
-
-class Simulator:
-    """Runs advancing on ``clock``, the API key, the faults and the request counters."""
-
-    def __init__(
-        self,
-        *,
-        api_key: str = "sim-key",
-        clock: Clock = time.time,
-        seed: int | None = None,
-        defaults: PlanDefaults | None = None,
-        user_email: str = "api-user@example.com",
-    ) -> None:
-        self.api_key = api_key
-        self.clock = clock
-        self.defaults = defaults or PlanDefaults()
-        self.user_email = user_email
-        self.faults = FaultInjector()
-        self.stats = RequestStats()
-        self._rng = random.Random(seed)
-        self._lock = threading.RLock()
-        self._runs: dict[str, SimRun] = {}
-        self._order: list[SimRun] | None = None
-        self._seq = 0
-
-    # -- creating runs -------------------------------------------------------------------
+    def _admit(self, job: J, status: str | None) -> J:
+        self._kinds[job.kind].add(job)
+        if status is not None:
+            job.pin(status, self.clock())
+        return job
 
     def add_run(
         self,
@@ -110,186 +72,278 @@ class Simulator:
 
         ``status`` pins the run at that status from creation on (see ``force_status``).
         """
+        timing = Timing(
+            plan,
+            outcome,
+            pending_seconds,
+            processing_seconds,
+            created_ago_seconds,
+            created_by_email,
+        )
         with self._lock:
-            rng = self._rng
-            if plan is None:
-                plan = random_plan(
-                    rng,
-                    self.defaults,
-                    outcome=outcome,
-                    pending_seconds=pending_seconds,
-                    processing_seconds=processing_seconds,
-                )
-            if spec_name is None:
-                spec_name = _SPEC_NAME_BY_ID.get(spec_id or "") or (
-                    f"spec-{spec_id[:8]}" if spec_id else rng.choice(SPEC_NAMES)
-                )
-            spec_id = spec_id or spec_id_for(spec_name)
-            if number_of_samples is None:
-                number_of_samples = rng.randint(*self.defaults.number_of_samples)
-            dataset_id, dataset_name, dataset_type = dataset_for(spec_id)
-            self._seq += 1
-            run = SimRun(
-                id=random_uuid(rng),
-                seq=self._seq,
-                spec_id=spec_id,
+            run = new_run(
+                self._draw(),
+                timing,
                 spec_name=spec_name,
-                spec_version=spec_version if spec_version is not None else rng.randint(1, 6),
-                dataset_id=dataset_id,
-                dataset_name=dataset_name,
-                dataset_type=dataset_type,
-                created_at=self.clock() - created_ago_seconds,
-                created_by_email=created_by_email or rng.choice(CREATORS),
-                runtime_params=runtime_params(number_of_samples, options),
-                plan=plan,
-                file_ids=(random_uuid(rng), random_uuid(rng), random_uuid(rng)),
+                spec_id=spec_id,
+                spec_version=spec_version,
+                number_of_samples=number_of_samples,
+                options=options,
             )
-            self._runs[run.id] = run
-            self._order = None
-            if status is not None:
-                run.pin(status, self.clock())
-            return run
+            return self._admit(run, status)
 
     def create_runs(
         self,
         count: int | None = None,
         *,
-        outcomes: Sequence[str] | Mapping[str, float] | None = None,
+        outcomes: Outcomes = None,
         pending_seconds: Range | None = None,
         processing_seconds: Range | None = None,
         created_ago_seconds: Range = 0.0,
         spec_name: str | None = None,
-        status: str | Sequence[str] | None = None,
+        status: Statuses = None,
     ) -> list[SimRun]:
         """Create runs in bulk.
 
         ``outcomes`` is a list (planned outcomes, one per run, cycled) or weights such as
         ``{"SUCCEEDED": 0.8, "FAILED": 0.2}``; ``status`` pins every run, or a list of
         statuses pins them in turn. ``count`` defaults to the longest of those lists, else 1.
-        Ranges are a number or ``(low, high)``, drawn uniformly.
+        Ranges are a number or ``(low, high)``, drawn uniformly. The same rules hold for
+        ``create_evaluations``, ``create_red_team_runs`` and ``create_anonymization_runs``.
         """
-        explicit: list[Outcome] = []
-        if isinstance(outcomes, Mapping):
-            weights = dict(outcomes)
-        else:
-            weights = default_weights(self.defaults)
-            for outcome in outcomes or ():
-                if outcome not in OUTCOMES:
-                    raise ValueError(
-                        f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}"
-                    )
-                explicit.append(outcome)
-        pins: list[str | None] = (
-            [status] if status is None or isinstance(status, str) else [*status]
-        )
-        if count is None:
-            count = max(len(explicit), len(pins) if not isinstance(status, str) else 0, 1)
-        if count < 0:
-            raise ValueError("count must be a non-negative integer")
+
+        def one(item: BulkItem) -> SimRun:
+            return self.add_run(
+                outcome=item.outcome,
+                pending_seconds=pending_seconds,
+                processing_seconds=processing_seconds,
+                spec_name=spec_name,
+                created_ago_seconds=item.created_ago_seconds,
+                status=item.status,
+            )
+
+        return self._many(one, count, outcomes, status, created_ago_seconds, OUTCOMES)
+
+    def _many(
+        self,
+        one: Callable[[BulkItem], J],
+        count: int | None,
+        outcomes: Outcomes,
+        status: Statuses,
+        created_ago_seconds: Range,
+        allowed: Sequence[str],
+    ) -> list[J]:
         with self._lock:
-            created = []
-            for index in range(count):
-                ago = created_ago_seconds
-                if not isinstance(ago, int | float):
-                    ago = self._rng.uniform(ago[0], ago[1])
+            items = bulk(
+                self._rng,
+                self.defaults,
+                count,
+                outcomes=outcomes,
+                status=status,
+                created_ago_seconds=created_ago_seconds,
+                allowed=allowed,
+            )
+            return [one(item) for item in items]
+
+    # -- the other kinds -----------------------------------------------------------------
+
+    def add_evaluation(
+        self,
+        run_id: str | None = None,
+        *,
+        plan: RunPlan | None = None,
+        outcome: Outcome | None = None,
+        pending_seconds: Range | None = None,
+        processing_seconds: Range | None = None,
+        evaluation_model: str | None = None,
+        created_by_email: str | None = None,
+        created_ago_seconds: float = 0.0,
+        status: str | None = None,
+    ) -> SimEvaluation:
+        """An evaluation of ``run_id``, which must have SUCCEEDED, as on the API.
+
+        NotSucceeded if it has not, RunNotFound if there is no such run. Without a run id,
+        the evaluation is of a new run that succeeded an hour ago. Outcomes: SUCCEEDED, FAILED.
+        """
+        timing = Timing(
+            plan,
+            outcome,
+            pending_seconds,
+            processing_seconds,
+            created_ago_seconds,
+            created_by_email,
+        )
+        with self._lock:
+            if run_id is None:
                 run = self.add_run(
-                    outcome=(
-                        explicit[index % len(explicit)]
-                        if explicit
-                        else pick_outcome(self._rng, weights)
-                    ),
+                    outcome="SUCCEEDED",
+                    pending_seconds=1.0,
+                    processing_seconds=60.0,
+                    created_ago_seconds=3600.0,
+                )
+            else:
+                run = self.get(run_id)
+            current = run.status(self.clock())
+            if current != "SUCCEEDED":
+                raise NotSucceeded("The run must be in SUCCEEDED status to be evaluated", current)
+            evaluation = new_evaluation(
+                self._draw(), timing, run, evaluation_model=evaluation_model
+            )
+            return self._admit(evaluation, status)
+
+    def create_evaluations(
+        self,
+        count: int | None = None,
+        *,
+        run_ids: Sequence[str] | None = None,
+        outcomes: Outcomes = None,
+        pending_seconds: Range | None = None,
+        processing_seconds: Range | None = None,
+        created_ago_seconds: Range = 0.0,
+        status: Statuses = None,
+    ) -> list[SimEvaluation]:
+        """Evaluations in bulk, of ``run_ids`` in turn (each must have SUCCEEDED).
+
+        Without run ids: of the runs that have SUCCEEDED by now, in turn, or, when there are
+        none, each of a new run that succeeded an hour ago. Other rules as ``create_runs``.
+        """
+        with self._lock:
+            now = self.clock()
+            targets: list[str | None] = (
+                list(run_ids)
+                if run_ids is not None
+                else [run.id for run in self.runs() if run.status(now) == "SUCCEEDED"]
+            ) or [None]
+            turn = itertools.cycle(targets)
+
+            def one(item: BulkItem) -> SimEvaluation:
+                return self.add_evaluation(
+                    next(turn),
+                    outcome=item.outcome,
                     pending_seconds=pending_seconds,
                     processing_seconds=processing_seconds,
-                    spec_name=spec_name,
-                    created_ago_seconds=float(ago),
-                    status=pins[index % len(pins)] if pins else None,
+                    created_ago_seconds=item.created_ago_seconds,
+                    status=item.status,
                 )
-                created.append(run)
-            return created
 
-    # -- reading -------------------------------------------------------------------------
+            return self._many(
+                one, count, outcomes, status, created_ago_seconds, SimEvaluation.outcomes
+            )
 
-    def get(self, run_id: str) -> SimRun:
-        """The run with this id; RunNotFound if there is none."""
+    def add_red_team_run(
+        self,
+        *,
+        plan: RunPlan | None = None,
+        outcome: Outcome | None = None,
+        pending_seconds: Range | None = None,
+        processing_seconds: Range | None = None,
+        red_team_spec_id: str | None = None,
+        model_name: str | None = None,
+        number_of_behaviors: int | None = None,
+        number_of_prompts_per_behavior: int | None = None,
+        created_by_email: str | None = None,
+        created_ago_seconds: float = 0.0,
+        status: str | None = None,
+    ) -> SimRedTeamRun:
+        """One red-team run; any red_team_spec_id goes. Outcomes: all three."""
+        timing = Timing(
+            plan,
+            outcome,
+            pending_seconds,
+            processing_seconds,
+            created_ago_seconds,
+            created_by_email,
+        )
         with self._lock:
-            try:
-                return self._runs[run_id]
-            except KeyError:
-                raise RunNotFound(run_id) from None
+            job = new_red_team_run(
+                self._draw(),
+                timing,
+                red_team_spec_id=red_team_spec_id,
+                model_name=model_name,
+                number_of_behaviors=number_of_behaviors,
+                number_of_prompts_per_behavior=number_of_prompts_per_behavior,
+            )
+            return self._admit(job, status)
 
-    def runs(self) -> list[SimRun]:
-        """Every run, newest first (by created_at, then creation order)."""
+    def create_red_team_runs(
+        self,
+        count: int | None = None,
+        *,
+        outcomes: Outcomes = None,
+        pending_seconds: Range | None = None,
+        processing_seconds: Range | None = None,
+        created_ago_seconds: Range = 0.0,
+        status: Statuses = None,
+    ) -> list[SimRedTeamRun]:
+        """Red-team runs in bulk; rules as ``create_runs``."""
+
+        def one(item: BulkItem) -> SimRedTeamRun:
+            return self.add_red_team_run(
+                outcome=item.outcome,
+                pending_seconds=pending_seconds,
+                processing_seconds=processing_seconds,
+                created_ago_seconds=item.created_ago_seconds,
+                status=item.status,
+            )
+
+        return self._many(one, count, outcomes, status, created_ago_seconds, OUTCOMES)
+
+    def add_anonymization_run(
+        self,
+        *,
+        plan: RunPlan | None = None,
+        outcome: Outcome | None = None,
+        pending_seconds: Range | None = None,
+        processing_seconds: Range | None = None,
+        dataset_id: str | None = None,
+        detection_method: str | None = None,
+        pii_types: Sequence[str] | None = None,
+        llm_model_name: str | None = None,
+        created_by_email: str | None = None,
+        created_ago_seconds: float = 0.0,
+        status: str | None = None,
+    ) -> SimAnonymizationRun:
+        """One anonymization run; any dataset_id goes. Outcomes: SUCCEEDED, FAILED."""
+        timing = Timing(
+            plan,
+            outcome,
+            pending_seconds,
+            processing_seconds,
+            created_ago_seconds,
+            created_by_email,
+        )
         with self._lock:
-            if self._order is None:
-                self._order = sorted(
-                    self._runs.values(), key=lambda r: (r.created_at, r.seq), reverse=True
-                )
-            return list(self._order)
+            job = new_anonymization_run(
+                self._draw(),
+                timing,
+                dataset_id=dataset_id,
+                detection_method=detection_method,
+                pii_types=pii_types,
+                llm_model_name=llm_model_name,
+            )
+            return self._admit(job, status)
 
-    def list_json(self) -> bytes:
-        """The list endpoint's body, newest first."""
-        with self._lock:
-            now = self.clock()
-            return ("[" + ",".join([run.list_json(now) for run in self.runs()]) + "]").encode()
+    def create_anonymization_runs(
+        self,
+        count: int | None = None,
+        *,
+        outcomes: Outcomes = None,
+        pending_seconds: Range | None = None,
+        processing_seconds: Range | None = None,
+        created_ago_seconds: Range = 0.0,
+        status: Statuses = None,
+    ) -> list[SimAnonymizationRun]:
+        """Anonymization runs in bulk; rules as ``create_runs``."""
 
-    def detail(self, run_id: str) -> dict[str, Any]:
-        """The retrieve endpoint's body for one run."""
-        with self._lock:
-            return self.get(run_id).detail(self.clock())
+        def one(item: BulkItem) -> SimAnonymizationRun:
+            return self.add_anonymization_run(
+                outcome=item.outcome,
+                pending_seconds=pending_seconds,
+                processing_seconds=processing_seconds,
+                created_ago_seconds=item.created_ago_seconds,
+                status=item.status,
+            )
 
-    def status(self, run_id: str) -> str:
-        """The status a client would read now."""
-        with self._lock:
-            return self.get(run_id).state(self.clock()).status
-
-    def dump(self) -> list[dict[str, Any]]:
-        """Every run with its internal plan, newest first (for tests and debugging)."""
-        with self._lock:
-            now = self.clock()
-            out = []
-            for run in self.runs():
-                item = run.detail(now)
-                item["plan"] = run.plan.to_json()
-                item["pinned"] = run.pinned is not None
-                out.append(item)
-            return out
-
-    # -- changing runs -------------------------------------------------------------------
-
-    def cancel(self, run_id: str) -> dict[str, Any]:
-        """Cancel a PENDING or PROCESSING run (NotCancelable otherwise); returns its detail."""
-        with self._lock:
-            run, now = self.get(run_id), self.clock()
-            current = run.state(now).status
-            if current not in CANCELABLE:
-                raise NotCancelable(run_id, current)
-            run.pin("CANCELED", now)
-            return run.detail(now)
-
-    def force_status(self, run_id: str, status: str) -> dict[str, Any]:
-        """Pin a run at any status string, known or not; a terminal one completes the run."""
-        with self._lock:
-            run, now = self.get(run_id), self.clock()
-            run.pin(status, now)
-            return run.detail(now)
-
-    def delete(self, run_id: str) -> None:
-        """Remove a run; RunNotFound if there is none."""
-        with self._lock:
-            self.get(run_id)
-            del self._runs[run_id]
-            self._order = None
-
-    def reset(self, *, runs: bool = False, faults: bool = False) -> None:
-        """Clear the request counters, and optionally every run and every fault."""
-        self.stats.reset()
-        if faults:
-            self.faults.clear()
-        if runs:
-            with self._lock:
-                self._runs.clear()
-                self._order = None
-
-    def now_iso(self) -> str:
-        """The simulator's current time, as the API would render it."""
-        return iso(self.clock()) or ""
+        return self._many(
+            one, count, outcomes, status, created_ago_seconds, SimAnonymizationRun.outcomes
+        )

@@ -235,13 +235,16 @@ def _malformed(fault: Fault, normal: Callable[[], SimResponse]) -> SimResponse:
     response = normal()
     if fault.status is not None:
         response.status = fault.status
+    # A streamed body (a list's cached blocks, a file) is spoiled as one piece.
+    original = response.content()
+    response.body, response.stream = original, None
     if variant == "truncated":
-        body = response.body or b'{"detail": "Not found."}'
+        body = original or b'{"detail": "Not found."}'
         response.body = body[: max(1, len(body) // 2)]
         response.headers["Content-Type"] = "application/json"
         return response
     try:
-        payload = json.loads(response.body)
+        payload = json.loads(original)
     except ValueError:
         return response
     items = payload if isinstance(payload, list) else [payload]

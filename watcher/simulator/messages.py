@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,19 @@ class SimRequest:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """A body sent part by part: a list body's cached blocks, or a file made as it goes out.
+
+    Joining 40 MB of list blocks into one bytes object for every request would cost more than
+    serving it, and a file of a big run need not sit in memory at all. ``parts`` is called
+    once per sending, so a stream can be sent again (HEAD, then GET).
+    """
+
+    length: int
+    parts: Callable[[], Iterable[bytes]]
+
+
 @dataclass(slots=True)
 class SimResponse:
     """One HTTP response, plus what only a socket can do: wait first, or hang up instead."""
@@ -46,10 +59,26 @@ class SimResponse:
     delay: float = 0.0
     # Close the connection without answering at all (drop faults); status and body unused.
     drop: bool = False
+    # When set, the body is this stream and ``body`` is unused.
+    stream: Stream | None = None
+
+    def content(self) -> bytes:
+        """The whole body as one bytes object (joins a stream: for small bodies and tests)."""
+        if self.stream is None:
+            return self.body
+        return b"".join(self.stream.parts())
+
+    def length(self) -> int:
+        """The body's length in bytes, without producing it."""
+        return len(self.body) if self.stream is None else self.stream.length
+
+    def chunks(self) -> Iterable[bytes]:
+        """The body in the parts it is best sent in."""
+        return (self.body,) if self.stream is None else self.stream.parts()
 
     def json(self) -> Any:
         """The body parsed as JSON."""
-        return json.loads(self.body)
+        return json.loads(self.content())
 
 
 def json_response(

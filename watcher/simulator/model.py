@@ -1,28 +1,51 @@
-"""One simulated run: its fixed facts, its plan, and its state at any instant.
+"""One simulated generation run: its fixed facts, its plan, and its state at any instant.
 
-State is computed lazily from the clock (no background thread moves runs along), so a test
-that drives the clock sees exactly the lifecycle the plan describes. The wire form follows
-the API page field for field and in the same order; datetimes are rendered as Django REST
-framework renders them: ISO 8601 in UTC with a ``Z``, microseconds only when non-zero.
+The lifecycle is the one every kind shares (``lifecycle``); a run adds samples, cost and
+generated files, all derived from how far its work has got. The wire form follows the API page
+field for field and in the same order; datetimes are rendered as Django REST framework renders
+them: ISO 8601 in UTC with a ``Z``, microseconds only when non-zero.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-Clock = Callable[[], float]
-"""Seconds since the epoch; it drives both the lifecycle and the timestamps. Never decreasing."""
+from .catalog import runtime_params
+from .files import FileSpec
+from .lifecycle import (
+    CANCELABLE,
+    NEVER,
+    OUTCOMES,
+    STATUSES,
+    TERMINAL,
+    Clock,
+    Job,
+    Outcome,
+    Phase,
+    RunPlan,
+    iso,
+)
 
-Outcome = Literal["SUCCEEDED", "FAILED", "CANCELED"]
-OUTCOMES: tuple[Outcome, ...] = ("SUCCEEDED", "FAILED", "CANCELED")
-STATUSES = ("PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELED")
-TERMINAL = frozenset(OUTCOMES)
-CANCELABLE = frozenset({"PENDING", "PROCESSING"})
+__all__ = [
+    "CANCELABLE",
+    "DETAIL_FIELDS",
+    "LIST_FIELDS",
+    "OUTCOMES",
+    "STATUSES",
+    "TERMINAL",
+    "Clock",
+    "Outcome",
+    "RunPlan",
+    "RunState",
+    "SimRun",
+    "iso",
+]
 
 LIST_FIELDS = (
     "id",
@@ -44,54 +67,13 @@ DETAIL_FIELDS = (*LIST_FIELDS, "runtime_params", "generated_files")
 
 # Rough sizes of the output files per sample, so generated_files looks like real output.
 _BYTES_PER_SAMPLE = {"jsonl": 1843, "csv": 1210}
+_FILE_NAMESPACE = uuid.UUID("0b8e3f2a-6c1d-4e5f-8a9b-1c2d3e4f5a6b")
 
 
-def iso(ts: float | None) -> str | None:
-    """Render epoch seconds the way the API does: ``2023-11-07T05:31:56Z``."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
+@functools.lru_cache(maxsize=4096)
 def _js(value: object) -> str:
+    # Spec names, datasets and creators repeat across thousands of runs: encode each once.
     return json.dumps(value, ensure_ascii=False)
-
-
-_STATUS_JSON = {status: _js(status) for status in STATUSES}
-
-
-@dataclass(frozen=True, slots=True)
-class RunPlan:
-    """How a run will unfold: its outcome and how long each phase lasts."""
-
-    outcome: Outcome = "SUCCEEDED"
-    pending_seconds: float = 2.0
-    processing_seconds: float = 10.0
-    # Share of the requested samples attempted when the run ends (1.0 for a success);
-    # a FAILED or CANCELED run stops part-way.
-    end_fraction: float = 1.0
-    # Share of attempted samples that fail, so samples_failed is rarely zero on big runs.
-    failure_rate: float = 0.02
-    cost_per_sample: float = 0.01
-
-    def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {self.outcome!r}")
-        if min(self.pending_seconds, self.processing_seconds, self.cost_per_sample) < 0:
-            raise ValueError("durations and cost_per_sample must not be negative")
-        if not (0.0 <= self.end_fraction <= 1.0 and 0.0 <= self.failure_rate <= 1.0):
-            raise ValueError("end_fraction and failure_rate must be between 0 and 1")
-
-    def to_json(self) -> dict[str, Any]:
-        """The plan as a JSON-ready dict (for the control surface)."""
-        return {
-            "outcome": self.outcome,
-            "pending_seconds": self.pending_seconds,
-            "processing_seconds": self.processing_seconds,
-            "end_fraction": self.end_fraction,
-            "failure_rate": self.failure_rate,
-            "cost_per_sample": self.cost_per_sample,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,120 +90,100 @@ class RunState:
     stable: bool
 
 
-@dataclass(slots=True)
-class SimRun:
-    """A run of the simulated world: fixed facts, plan and an optional pinned state."""
+@dataclass(slots=True, kw_only=True, eq=False)
+class SimRun(Job):
+    """A generation run of the simulated world."""
 
-    id: str
-    seq: int
+    kind = "run"
+
     spec_id: str
     spec_name: str
     spec_version: int
     dataset_id: str | None
     dataset_name: str | None
     dataset_type: str
-    created_at: float
-    created_by_email: str
-    runtime_params: dict[str, Any]
-    plan: RunPlan
-    file_ids: tuple[str, str, str]
-    pinned: RunState | None = None
-    _list_json: str | None = field(default=None, repr=False)
-    _samples: int = field(default=0, repr=False)
-    _head: str = field(default="", repr=False)
-    _mid: str = field(default="", repr=False)
-    _tail: str = field(default="", repr=False)
-
-    def __post_init__(self) -> None:
-        self._samples = int(self.runtime_params["number_of_samples"])
-        # The list item is rendered from three pre-encoded fragments around the fields that
-        # move, so serving 10,000 runs is string formatting, not 10,000 json.dumps calls.
-        self._head = f'{{"id":{_js(self.id)},"status":'
-        self._mid = (
-            f',"spec_id":{_js(self.spec_id)},"spec_name":{_js(self.spec_name)}'
-            f',"spec_version":{_js(self.spec_version)},"dataset_id":{_js(self.dataset_id)}'
-            f',"dataset_name":{_js(self.dataset_name)},"dataset_type":{_js(self.dataset_type)}'
-            ',"samples_completed":'
-        )
-        self._tail = (
-            f',"created_at":{_js(iso(self.created_at))}'
-            f',"created_by_email":{_js(self.created_by_email)},"completed_at":'
-        )
+    number_of_samples: int
+    # The create request's options; None for runs made in bulk (every default applies).
+    options: Mapping[str, Any] | None = None
 
     @property
-    def number_of_samples(self) -> int:
-        """Samples requested when the run was created."""
-        return self._samples
+    def steps(self) -> int:
+        """A run's list item shows each sample attempted."""
+        return self.number_of_samples
+
+    @property
+    def runtime_params(self) -> dict[str, Any]:
+        """The runtime_params object the API reports (built when read: bulk runs are many)."""
+        return runtime_params(self.number_of_samples, self.options)
+
+    @property
+    def file_ids(self) -> tuple[str, str, str]:
+        """Stable ids of the run's output files, derived from its own id."""
+        a, b, c = (str(uuid.uuid5(_FILE_NAMESPACE, f"{self.id}/{i}")) for i in range(3))
+        return a, b, c
+
+    def run_state(self, phase: Phase) -> RunState:
+        """Samples, cost and completion as they stand at ``phase``."""
+        attempted = math.floor(self.number_of_samples * phase.share)
+        failed = math.floor(attempted * self.plan.failure_rate)
+        cost = round(attempted * self.plan.cost_per_sample, 4) if phase.started else None
+        return RunState(
+            phase.status,
+            attempted - failed,
+            failed,
+            cost,
+            phase.completed_at,
+            phase.until == NEVER,
+        )
 
     def natural_state(self, now: float) -> RunState:
         """The state the plan gives at ``now``, ignoring any pin."""
-        plan = self.plan
-        start = self.created_at + plan.pending_seconds
-        if now < start:
-            return RunState("PENDING", 0, 0, None, None, stable=False)
-        end = start + plan.processing_seconds
-        if now < end:
-            share = (now - start) / plan.processing_seconds * plan.end_fraction
-            return self._progress("PROCESSING", share, None, stable=False)
-        return self._progress(plan.outcome, plan.end_fraction, end, stable=True)
+        return self.run_state(self.natural(now))
 
     def state(self, now: float) -> RunState:
         """The state a client sees at ``now``."""
-        return self.pinned if self.pinned is not None else self.natural_state(now)
+        return self.run_state(self.phase(now))
 
-    def pin(self, status: str, now: float) -> RunState:
-        """Freeze the run at ``status`` from ``now`` on; a terminal status completes it."""
-        current = self.state(now)
-        if status == "SUCCEEDED" and current.status != "SUCCEEDED":
-            state = self._progress("SUCCEEDED", 1.0, now, stable=True)
-        elif status in TERMINAL:
-            completed = current.completed_at if current.status in TERMINAL else now
-            cost = current.total_cost if current.total_cost is not None else 0.0
-            state = RunState(
-                status, current.samples_completed, current.samples_failed, cost, completed, True
-            )
-        else:
-            state = RunState(
-                status,
-                current.samples_completed,
-                current.samples_failed,
-                current.total_cost,
-                None,
-                stable=True,
-            )
-        self.pinned = state
-        self._list_json = None
-        return state
+    def _pieces(self) -> tuple[str, str, str]:
+        # The list item is rendered from three pre-encoded fragments around the fields that
+        # move, so serving 100,000 runs is string formatting, not 100,000 json.dumps calls.
+        # Ids are the simulator's own UUIDs: nothing in them needs escaping.
+        head = f'{{"id":"{self.id}","status":'
+        mid = (
+            f',"spec_id":{_js(self.spec_id)},"spec_name":{_js(self.spec_name)}'
+            f',"spec_version":{self.spec_version},"dataset_id":{_js(self.dataset_id)}'
+            f',"dataset_name":{_js(self.dataset_name)},"dataset_type":{_js(self.dataset_type)}'
+            ',"samples_completed":'
+        )
+        tail = (
+            f',"created_at":"{iso(self.created_at)}"'
+            f',"created_by_email":{_js(self.created_by_email)},"completed_at":'
+        )
+        return head, mid, tail
 
-    def _progress(
-        self, status: str, share: float, completed_at: float | None, *, stable: bool
-    ) -> RunState:
-        attempted = math.floor(self._samples * share)
-        failed = math.floor(attempted * self.plan.failure_rate)
-        cost = round(attempted * self.plan.cost_per_sample, 4)
-        return RunState(status, attempted - failed, failed, cost, completed_at, stable)
-
-    def list_json(self, now: float) -> str:
-        """The list-endpoint item as JSON text (cached once it can no longer change)."""
-        cached = self._list_json
-        if cached is not None:
-            return cached
-        st = self.state(now)
+    def render_list(self, phase: Phase) -> bytes:
+        """The list item's JSON in the API's field order."""
+        if self._static is None:
+            self._static = self._pieces()
+        head, mid, tail = self._static
+        st = self.run_state(phase)
         cost = "null" if st.total_cost is None else repr(st.total_cost)
         completed = "null" if st.completed_at is None else f'"{iso(st.completed_at)}"'
-        status = _STATUS_JSON.get(st.status) or _js(st.status)
-        text = (
-            f"{self._head}{status}{self._mid}{st.samples_completed}"
+        return (
+            f"{head}{_js(st.status)}{mid}{st.samples_completed}"
             f',"samples_failed":{st.samples_failed},"total_cost":{cost}'
-            f"{self._tail}{completed}}}"
-        )
-        if st.stable:
-            self._list_json = text
-        return text
+            f"{tail}{completed}}}"
+        ).encode()
+
+    def list_json(self, now: float) -> str:
+        """The list-endpoint item as JSON text (cached until its phase moves on)."""
+        return self.list_fragment(now).decode()
 
     def list_item(self, now: float) -> dict[str, Any]:
         """The list-endpoint item as a dict."""
-        st = self.state(now)
+        return self._list_item(self.state(now))
+
+    def _list_item(self, st: RunState) -> dict[str, Any]:
         return {
             "id": self.id,
             "status": st.status,
@@ -239,33 +201,71 @@ class SimRun:
             "completed_at": iso(st.completed_at),
         }
 
-    def detail(self, now: float) -> dict[str, Any]:
+    def detail_fields(self, phase: Phase) -> dict[str, Any]:
         """The retrieve-endpoint body: the list item plus runtime_params and generated_files."""
-        item = self.list_item(now)
-        item["runtime_params"] = dict(self.runtime_params)
-        item["generated_files"] = self.generated_files(self.state(now))
+        st = self.run_state(phase)
+        item = self._list_item(st)
+        item["runtime_params"] = self.runtime_params
+        item["generated_files"] = self.generated_files(st)
         return item
 
     def generated_files(self, st: RunState) -> list[dict[str, Any]]:
         """Files a run leaves behind: the full set on success, a partial file on failure."""
+        return [
+            {"id": f.id, "path": f.path, "file_type": f.content_type, "size_bytes": f.size}
+            for f in self.file_specs(st)
+        ]
+
+    def file_specs(self, st: RunState) -> list[FileSpec]:
+        """The files of ``generated_files``, as the download endpoints serve them."""
         done = st.samples_completed
+        folder = f"{self.spec_name}/{self.id}"
         if st.status == "SUCCEEDED":
+            ids = self.file_ids
             return [
-                self._file(
-                    0, "samples.jsonl", "application/jsonl", done * _BYTES_PER_SAMPLE["jsonl"]
+                FileSpec(
+                    ids[0],
+                    f"{folder}/samples.jsonl",
+                    "application/jsonl",
+                    done * _BYTES_PER_SAMPLE["jsonl"],
+                    ids[0],
                 ),
-                self._file(1, "samples.csv", "text/csv", done * _BYTES_PER_SAMPLE["csv"]),
-                self._file(2, "run_report.json", "application/json", 2048 + 16 * done),
+                FileSpec(
+                    ids[1],
+                    f"{folder}/samples.csv",
+                    "text/csv",
+                    done * _BYTES_PER_SAMPLE["csv"],
+                    ids[1],
+                ),
+                FileSpec(
+                    ids[2],
+                    f"{folder}/run_report.json",
+                    "application/json",
+                    2048 + 16 * done,
+                    ids[2],
+                ),
             ]
         if st.status in TERMINAL and done > 0:
+            first = self.file_ids[0]
             size = done * _BYTES_PER_SAMPLE["jsonl"]
-            return [self._file(0, "partial/samples.jsonl", "application/jsonl", size)]
+            return [
+                FileSpec(first, f"{folder}/partial/samples.jsonl", "application/jsonl", size, first)
+            ]
         return []
 
-    def _file(self, index: int, name: str, mime: str, size: int) -> dict[str, Any]:
-        return {
-            "id": self.file_ids[index],
-            "path": f"{self.spec_name}/{self.id}/{name}",
-            "file_type": mime,
-            "size_bytes": size,
+    def files(self, now: float) -> list[FileSpec]:
+        """What the download endpoints serve at ``now``."""
+        return self.file_specs(self.state(now))
+
+    def archive_extras(self, now: float) -> dict[str, bytes]:
+        """The ZIP's ``top_level.metadata``: the run's summary, as the SDK documents it."""
+        st = self.state(now)
+        summary = {
+            "run_id": self.id,
+            "spec_name": self.spec_name,
+            "status": st.status,
+            "samples_completed": st.samples_completed,
+            "samples_failed": st.samples_failed,
+            "files": [f.path for f in self.file_specs(st)],
         }
+        return {"top_level.metadata": json.dumps(summary, indent=2).encode()}

@@ -74,10 +74,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         if response.status not in (204, 304):
-            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Content-Length", str(response.length()))
         self.end_headers()
         if self.command != "HEAD" and response.status not in (204, 304):
-            self.wfile.write(response.body)
+            # Part by part: a cached 40 MB list goes out as its blocks, never joined.
+            for part in response.chunks():
+                self.wfile.write(part)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
@@ -203,6 +205,9 @@ def serve(
     port: int = 8765,
     api_key: str = "sim-key",
     runs: int = 0,
+    evaluations: int = 0,
+    red_team_runs: int = 0,
+    anonymization_runs: int = 0,
     seed: int | None = None,
     pending_seconds: float = 3.0,
     processing_seconds: float = 30.0,
@@ -215,7 +220,9 @@ def serve(
 
     ``runs`` random runs are created first, their creation spread over the recent past so some
     have finished and some are under way; durations spread from half to 1.5x the given means.
-    ``demo`` adds the demo scenario. ``ready_callback`` gets the started server (its ``.url``,
+    Likewise ``red_team_runs`` and ``anonymization_runs``; ``evaluations`` are of the runs
+    that have succeeded by then (of runs made for them when none has). ``demo`` adds the demo
+    scenario. ``ready_callback`` gets the started server (its ``.url``,
     and ``.shutdown()`` for a signal handler). Raises ValueError for bad ratios or durations,
     OSError if the address cannot be bound.
     """
@@ -226,9 +233,15 @@ def serve(
         cancel_ratio=cancel_ratio,
     )
     sim = Simulator(api_key=api_key, seed=seed, defaults=defaults)
+    span = (0.0, 2.0 * (pending_seconds + processing_seconds))
     if runs:
-        span = 2.0 * (pending_seconds + processing_seconds)
-        sim.create_runs(runs, created_ago_seconds=(0.0, span))
+        sim.create_runs(runs, created_ago_seconds=span)
+    if evaluations:
+        sim.create_evaluations(evaluations, created_ago_seconds=span)
+    if red_team_runs:
+        sim.create_red_team_runs(red_team_runs, created_ago_seconds=span)
+    if anonymization_runs:
+        sim.create_anonymization_runs(anonymization_runs, created_ago_seconds=span)
     if demo:
         demo_scenario(sim)
     server = SimulatorServer(sim, host=host, port=port).start()
