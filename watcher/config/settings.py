@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from watcher.config.sections import (
     StateConfig,
     TrackConfig,
 )
-from watcher.config.sources import build_sources
+from watcher.config.sources import build_sources, read_yaml
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings", "load_settings"]
 
@@ -179,6 +180,7 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     expand_channels: bool = True,
+    reload: bool = False,
 ) -> Settings:
     """The settings from ``path`` (else ``$WATCHER_CONFIG``, else ``./watcher.yaml`` if present,
     else none), the environment and the credentials directory. Raises `ConfigError`.
@@ -188,16 +190,27 @@ def load_settings(
     channel URLs are kept as written, neither ``${VAR}`` substituted nor checked by apprise
     (an operator's shell often lacks tokens only the service's environment holds); channel
     names are still read, so routes are still checked against them.
+
+    The file is read once, whatever it is (a regular file, a pipe, ``/dev/stdin``), and that
+    one reading is what the settings hold. ``reload=True`` (SIGHUP) reads the path again,
+    which only a regular file can give: a pipe's content was consumed at start (reading it
+    again would block, or find it empty and fall back to the defaults), so it is refused
+    with a `ConfigError` and the caller keeps the config in force.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     if path is None and env.get("WATCHER_CONFIG", "").strip():
         path = Path(env["WATCHER_CONFIG"].strip())
     elif path is None and DEFAULT_CONFIG_FILE.exists():
         path = DEFAULT_CONFIG_FILE
+    yaml_data: dict[str, Any] = {}
     if path is not None:
         path = Path(path).expanduser()
-        _check_file(path)
-    context = LoadContext(environ=env, yaml_path=path, expand_channels=expand_channels)
+        if reload:
+            _check_rereadable(path)
+        yaml_data = read_yaml(path)
+    context = LoadContext(
+        environ=env, yaml_path=path, yaml_data=yaml_data, expand_channels=expand_channels
+    )
     try:
         with loading(context):
             return Settings()
@@ -211,13 +224,20 @@ def load_settings(
         raise ConfigError(f"cannot read {exc.filename}: {reason(exc)}", path=path) from None
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ConfigError("no such file", path=path)
-    if path.is_dir():
-        raise ConfigError("is a directory, not a YAML file", path=path)
+# What a path that is not a regular file is, for the message that refuses to read it again.
+_NOT_A_FILE = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_rereadable(path: Path) -> None:
+    """Refuse to read again a config that is not a regular file (a reload)."""
     try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {reason(exc)}", path=path) from None
+        mode = path.stat().st_mode
+    except OSError:
+        return  # read_yaml names the problem
+    kind = next((name for test, name in _NOT_A_FILE if test(mode)), None)
+    if kind is not None:
+        raise ConfigError(
+            f"is {kind}, read once at start: it cannot be read again, so the config in "
+            "force is kept (restart the watcher to change it, or give it a regular file)",
+            path=path,
+        )
