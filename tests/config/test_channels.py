@@ -33,7 +33,7 @@ def test_env_overrides_a_channel_the_file_spells_in_capitals(tmp_path: Path) -> 
     path = write(
         tmp_path,
         "channels:\n  OnCall: json://a.example.com\n  Team: json://t.example.com\n"
-        "routes:\n  - channels: [ONCALL, team]\n",
+        "routes:\n  - channels: [ONCALL, team]\ntrack:\n  all: true\n",
     )
     settings = load_settings(path, environ={"WATCHER_CHANNELS__ONCALL": "json://b.example.com"})
     assert settings.channels == {

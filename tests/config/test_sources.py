@@ -5,7 +5,6 @@ that gives either."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -100,7 +99,11 @@ def test_env_key_file_beats_a_yaml_key(tmp_path: Path, key_file: Path) -> None:
 def test_yaml_key_file_beats_a_credential_key(
     tmp_path: Path, key_file: Path, credentials: Path
 ) -> None:
-    path = write(tmp_path, f"dataframer:\n  api_key_file: {key_file}\n")
+    path = write(
+        tmp_path,
+        f"dataframer:\n  api_key_file: {key_file}\n"
+        "channels:\n  team: json://a.example.com\ntrack:\n  all: true\n",
+    )
     settings = load_settings(path, environ={"CREDENTIALS_DIRECTORY": str(credentials)})
     assert resolve_api_key(settings) == "file-key-0123456789"
     assert config_warnings(settings) == [
@@ -157,24 +160,26 @@ def _piped_cli(cwd: Path, text: str, *args: str, **env: str) -> subprocess.Compl
 
 
 @contextmanager
-def fifo_feeding(path: Path, text: str, *, times: int = 1) -> Iterator[Path]:
-    """A named FIFO at ``path`` that a thread writes ``text`` into, for ``times`` readers."""
+def fifo_feeding(path: Path, text: str) -> Iterator[Path]:
+    """A named FIFO at ``path`` that a thread writes ``text`` into, once, for one reader."""
     os.mkfifo(path)
 
     def feed() -> None:
-        for _ in range(times):
-            with path.open("w", encoding="utf-8") as pipe:  # blocks until a reader opens it
-                pipe.write(text)
+        with path.open("w", encoding="utf-8") as pipe:  # blocks until a reader opens it
+            pipe.write(text)
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     try:
         yield path
     finally:
-        if writer.is_alive():  # nobody read it: open it so that the writer finishes
-            with contextlib.suppress(OSError), path.open("rb") as unblock:
-                unblock.read()
         writer.join(timeout=5)
+        if writer.is_alive():  # no reader came: a non-blocking one lets the writer finish
+            reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                writer.join(timeout=5)
+            finally:
+                os.close(reader)
 
 
 def test_check_config_reads_a_config_from_stdin(tmp_path: Path) -> None:

@@ -79,8 +79,10 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def config_warnings(settings: Settings) -> list[str]:
-    """Advice that is not an error (for ``check-config``): inline secrets, an api_key or
-    api_key_file overridden by the other, unused channels (found by the load)."""
+    """Advice that is not an error, found by the load, one line each: inline secrets, an
+    api_key or api_key_file overridden by the other, channels no route names, no channel at
+    all, nothing tracked. ``check-config`` prints them as ``warning: ...``; `run` logs them
+    at start."""
     return list(settings.load_warnings)
 
 

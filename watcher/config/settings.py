@@ -105,7 +105,8 @@ class Settings(NullMeansDefault, BaseSettings):
     @property
     def load_warnings(self) -> list[str]:
         """Advice found while loading: inline secrets, an api_key or api_key_file overridden
-        by the other, unused channels (`watcher.config.config_warnings` prints them)."""
+        by the other, unused channels, no channel or nothing tracked
+        (`watcher.config.config_warnings` gives them to check-config and to `run`)."""
         return list(self._warnings)
 
     @model_validator(mode="after")
@@ -168,6 +169,24 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
             f"channel {name!r} is named by no route and receives no alerts"
             for name in settings.channels
             if name not in routed
+        )
+    found.extend(_reach_warnings(settings))
+    return found
+
+
+def _reach_warnings(settings: Settings) -> list[str]:
+    """A config that can never alert is valid (every key is optional) but surely not meant:
+    no channel to send to, or no run to watch."""
+    found: list[str] = []
+    if not settings.channels:
+        found.append(
+            "no channels are configured, so no alert can be sent: add an apprise URL under "
+            "`channels:`"
+        )
+    if not settings.track.runs and not settings.track.all:
+        found.append(
+            "nothing is tracked: track.runs is empty and track.all is false, so only runs "
+            "added with `dataframer-watcher track RUN_ID` are watched"
         )
     return found
 
