@@ -136,3 +136,88 @@ def test_a_route_channel_that_is_not_a_string(tmp_path: Path, item: str) -> None
     message = config_error(write(tmp_path, text), {"DATAFRAMER_API_KEY": "sk-test-123"})
     assert "routes[0].channels" in message
     assert "must be a string" in message
+
+
+# --- what the errors of a channel say -----------------------------------------------------------
+
+
+def test_a_non_ascii_channel_name_says_ascii(tmp_path: Path) -> None:
+    """é is a letter: the rule is ASCII letters, and the message says so."""
+    message = config_error(write(tmp_path, "channels:\n  équipe: json://a.example.com\n"), {})
+    assert (
+        "channels['équipe']: channel name 'équipe' may only use ASCII letters and digits, "
+        "'_', '.' and '-'"
+    ) in message
+
+
+@pytest.mark.parametrize(
+    ("second", "reason"),
+    [
+        ("notaurl", "apprise cannot use 'notaurl'"),
+        ("''", "an apprise URL must not be empty"),
+        ("5", "must be an apprise URL (got a number)"),
+        ("json://h.example.com/${UNSET_VAR}", "environment variable UNSET_VAR is not set"),
+    ],
+)
+def test_an_item_of_a_url_list_is_named_one_way(tmp_path: Path, second: str, reason: str) -> None:
+    """The second URL of a list is `channels.team[1]` in every message, whoever finds the fault
+    (pydantic, or our own check of the URLs, which said "URL 2")."""
+    text = f"channels:\n  team:\n    - json://a.example.com\n    - {second}\n"
+    message = config_error(write(tmp_path, text), {})
+    assert f"channels.team[1]: {reason}" in message
+    assert "URL 2" not in message
+
+
+def test_a_list_item_from_the_environment_names_the_variable() -> None:
+    message = config_error(None, {"WATCHER_CHANNELS__TEAM": '["json://a.example.com", "nope"]'})
+    assert "channels.team[1] (from WATCHER_CHANNELS__TEAM): apprise cannot use 'nope'" in message
+
+
+def test_a_single_url_is_named_by_its_channel(tmp_path: Path) -> None:
+    message = config_error(write(tmp_path, "channels:\n  team: notaurl\n"), {})
+    assert "channels.team: apprise cannot use 'notaurl'" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [("", "null"), ("5", "a number"), ("{a: 1}", "a mapping"), ("true", "a boolean")],
+)
+def test_a_channel_that_is_not_a_url_or_a_list_says_what_is_accepted(
+    tmp_path: Path, value: str, got: str
+) -> None:
+    """`team:` with no value said "input should be a valid list", though a string is valid too."""
+    message = config_error(write(tmp_path, f"channels:\n  team: {value}\n"), {})
+    assert f"channels.team: must be an apprise URL or a list of them (got {got})" in message
+    assert "valid list" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "hidden"),
+    [
+        ("notaurl", "'notaurl'", ()),
+        ("htps://hooks.example.com/alerts", "'htps://hooks.example.com/alerts'", ()),
+        (
+            "nope://user:hunter22@hooks.example.com/T1JJ3T3L2?token=abc&x=1",
+            "'nope://user:***@hooks.example.com/T1***?token=***&x=1'",
+            ("hunter22", "T1JJ3T3L2"),
+        ),
+        ("xoxb-1234567890-abcdefghij", "'xo***'", ("1234567890",)),
+    ],
+)
+def test_a_url_apprise_cannot_use_is_shown_but_its_secrets(
+    tmp_path: Path, url: str, shown: str, hidden: tuple[str, ...]
+) -> None:
+    """The value at fault is readable ('notaurl' showed as 'no***'); a password, a token-like
+    piece and the value of a secret-named key are not."""
+    message = config_error(write(tmp_path, f"channels:\n  team: '{url}'\n"), {})
+    assert f"apprise cannot use {shown} (an unknown service" in message
+    for secret in hidden:
+        assert secret not in message
+
+
+def test_a_substituted_value_is_masked_in_the_error(tmp_path: Path) -> None:
+    """A value ${VAR} put into a URL apprise refuses is a secret, whatever it looks like."""
+    path = write(tmp_path, "channels:\n  team: 'nope://hooks.example.com/${HOOK}'\n")
+    message = config_error(path, {"HOOK": "opaquewebhooksecret"})
+    assert "apprise cannot use 'nope://hooks.example.com/***'" in message
+    assert "opaquewebhooksecret" not in message

@@ -142,6 +142,35 @@ def test_base_url_password_is_hidden(tmp_path: Path) -> None:
     assert "proxy-pass-123" in secrets_of(settings)
 
 
+@pytest.mark.parametrize(
+    ("base_url", "shown", "secret"),
+    [
+        ("https://proxy.example.com/df?token=abc", "https://proxy.example.com/df?token=***", "abc"),
+        (
+            f"https://{API_KEY}@proxy.example.com/df",
+            "https://df***@proxy.example.com/df",
+            API_KEY,
+        ),
+        (
+            f"https://proxy.example.com/df?k={API_KEY}",
+            "https://proxy.example.com/df?k=df***",
+            API_KEY,
+        ),
+    ],
+)
+def test_base_url_query_token_and_pasted_key_are_hidden(
+    tmp_path: Path, base_url: str, shown: str, secret: str
+) -> None:
+    """A query token (any length) and a key-like piece of base_url are masked in check-config's
+    view and scrubbed from the logs; the host and path stay readable."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(f"dataframer:\n  base_url: {base_url}\n")
+    settings = load_settings(path, environ={})
+    assert redacted_config(settings)["dataframer"]["base_url"] == shown
+    if len(secret) >= 4:
+        assert secret in secrets_of(settings)
+
+
 def test_secrets_of_lists_every_secret(config_path: Path) -> None:
     """The API key, channel tokens and passwords, and values substituted from ${VAR}."""
     found = secrets_of(load_settings(config_path, environ=ENVIRON))

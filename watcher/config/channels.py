@@ -18,8 +18,8 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_settings import NoDecode
 
 from watcher.config.context import current_context
-from watcher.config.values import HOSTNAME
-from watcher.redact import apprise_plugin, redact_url
+from watcher.config.values import HOSTNAME, ItemError, kind_of
+from watcher.redact import apprise_plugin, redact_text, redact_value
 
 __all__ = ["ChannelName", "ChannelUrls"]
 
@@ -58,8 +58,12 @@ def _literal(text: str) -> str:
 
 
 def _channel_name(name: str) -> str:
+    # ASCII only: a name is also an environment variable's (WATCHER_CHANNELS__<NAME>) and a
+    # key in the state file and the logs, where "équipe" and "equipe" would be two channels.
     if not _CHANNEL_NAME.match(name):
-        raise ValueError(f"channel name {name!r} may only use letters, digits, '_', '.' and '-'")
+        raise ValueError(
+            f"channel name {name!r} may only use ASCII letters and digits, '_', '.' and '-'"
+        )
     return name
 
 
@@ -71,9 +75,20 @@ def _url_list(value: Any) -> Any:
             raise ValueError("is not a valid JSON list of apprise URLs") from None
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list | tuple) and not value:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be an apprise URL or a list of them (got {kind_of(value)})")
+    if not value:
         raise ValueError("must give at least one apprise URL")
-    return value
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _url_error(index, len(value), f"must be an apprise URL (got {kind_of(item)})")
+    return list(value)
+
+
+def _url_error(index: int, count: int, message: str) -> ValueError:
+    """The error of URL ``index`` of ``count``: named by its position only in a list of
+    several (``channels.team[1]``), the form pydantic gives every other list item."""
+    return ItemError(index, message) if count > 1 else ValueError(message)
 
 
 def _looks_public(value: str) -> bool:
@@ -89,21 +104,28 @@ def _expand_and_check(urls: list[str]) -> list[str]:
     context = current_context()
     checked: list[str] = []
     for index, raw in enumerate(urls):
-        which = f"URL {index + 1}: " if len(urls) > 1 else ""
         if not context.expand_channels:  # kept as written: the tokens may not be set here
             if not raw.strip():
-                raise ValueError(f"{which}an apprise URL must not be empty")
+                raise _url_error(index, len(urls), "an apprise URL must not be empty")
             if raw.strip() not in checked:
                 checked.append(raw.strip())
             continue
-        url, used = _substitute(raw.strip(), context.environ)
-        context.substituted.update(v for v in used if not _looks_public(v))
+        try:
+            url, used = _substitute(raw.strip(), context.environ)
+        except ValueError as exc:
+            raise _url_error(index, len(urls), str(exc)) from None
+        secrets = [v for v in used if not _looks_public(v)]
+        context.substituted.update(secrets)
         if not url:
-            raise ValueError(f"{which}an apprise URL must not be empty")
+            raise _url_error(index, len(urls), "an apprise URL must not be empty")
         if apprise_plugin(url) is None:
-            raise ValueError(
-                f"{which}apprise cannot use {redact_url(url)!r} "
-                "(an unknown service, or a malformed URL for it)"
+            # The URL as typed, so that the fault can be seen; but what may be a secret (and
+            # every value ${VAR} put in) masked.
+            shown = redact_text(redact_value(url), secrets)
+            raise _url_error(
+                index,
+                len(urls),
+                f"apprise cannot use {shown!r} (an unknown service, or a malformed URL for it)",
             )
         if url not in checked:
             checked.append(url)
