@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.config.helpers import config_error, write
+from tests.support import WebhookSink, cli, wait_for
 from watcher.cli.usage import channel_argument
 from watcher.config import (
     ConfigError,
@@ -22,6 +23,7 @@ from watcher.config import (
     load_settings,
     secrets_of,
 )
+from watcher.config.channels import unsent_parameters
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -221,3 +223,81 @@ def test_a_substituted_value_is_masked_in_the_error(tmp_path: Path) -> None:
     message = config_error(path, {"HOOK": "opaquewebhooksecret"})
     assert "apprise cannot use 'nope://hooks.example.com/***'" in message
     assert "opaquewebhooksecret" not in message
+
+
+# --- query parameters apprise would drop ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "unsent"),
+    [
+        ("json://hooks.example.com/hook?token=abc", ["token"]),
+        ("jsons://hooks.example.com/hook?Token=abc&page=2", ["Token", "page"]),
+        ("xml://hooks.example.com/hook?key=abc", ["key"]),
+        ("form://hooks.example.com/hook?key=abc&method=get", ["key"]),
+        # the forms that are sent, and the plugin's own options (read, not sent)
+        ("json://hooks.example.com/hook?-token=abc&+X-Api-Key=v&:extra=w", []),
+        ("json://hooks.example.com/hook?method=PUT&overflow=split&format=text&verify=no", []),
+        ("json://user@hooks.example.com/hook?pass=hunter22", []),  # apprise's password alias
+        # read though not declared: pagertree takes ?id= as its integration
+        ("pagertree://int_abcdefgh?id=int_abcdefgh", []),
+        # plugins that send no query parameters at all are not judged
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/?foo=bar", []),
+        ("notaurl", []),
+    ],
+)
+def test_unsent_parameters_from_what_apprise_knows(url: str, unsent: list[str]) -> None:
+    """A plugin that sends `-param=` as a query parameter keeps only its own arguments from
+    the plain query: each other key, as the user wrote it, is found."""
+    assert unsent_parameters(url) == unsent
+
+
+def test_a_dropped_parameter_warns_naming_channel_key_and_form(tmp_path: Path) -> None:
+    """check-config's warning names where, which key and the form that passes; no value."""
+    text = (
+        "channels:\n  team: 'json://hooks.example.com/hook?token=s3cr3tvalue'\n"
+        "  two:\n    - json://a.example.com\n    - 'xml://b.example.com/x?Key=abc&-ok=1'\n"
+        "track:\n  all: true\n"
+    )
+    settings = load_settings(write(tmp_path, text), environ={})
+    assert config_warnings(settings) == [
+        "channels.team: apprise's json:// does not send the query parameter 'token' (it reads "
+        "only its own options from the query): write it as '-token=' to have it sent",
+        "channels.two[1]: apprise's xml:// does not send the query parameter 'Key' (it reads "
+        "only its own options from the query): write it as '-Key=' to have it sent",
+    ]
+    assert not any("s3cr3tvalue" in warning for warning in config_warnings(settings))
+    # A load that does not expand the URLs does not read them through apprise either.
+    assert (
+        config_warnings(load_settings(write(tmp_path, text), environ={}, expand_channels=False))
+        == []
+    )
+
+
+def test_the_advice_is_what_apprise_sends(tmp_path: Path) -> None:
+    """Through the real sender (test-notify) to a real receiver: `?token=` is dropped from the
+    request, `?-token=` arrives as `?token=`; check-config warns about the first alone."""
+    with WebhookSink() as sink:
+        text = (
+            f"channels:\n  plain: '{sink.url('plain', query='token=abc123')}'\n"
+            f"  minus: '{sink.url('minus', query='-token=abc123')}'\n"
+            "track:\n  all: true\n"
+        )
+        path = write(tmp_path, text)
+        env = {"DATAFRAMER_API_KEY": "sk-test-0123456789"}
+        checked = cli("--config", str(path), "check-config", cwd=tmp_path, env=env)
+        assert checked.returncode == 0, checked.stderr
+        warnings = [line for line in checked.stderr.splitlines() if line.startswith("warning:")]
+        assert warnings == [
+            "warning: channels.plain: apprise's json:// does not send the query parameter "
+            "'token' (it reads only its own options from the query): write it as '-token=' "
+            "to have it sent"
+        ]
+        assert "abc123" not in checked.stderr
+        sent = cli("--config", str(path), "test-notify", cwd=tmp_path, env=env)
+        assert sent.returncode == 0, sent.stderr
+        wait_for(lambda: len(sink.posts) == 2, what="both test alerts")
+        assert sorted(request.path for request in sink.accepted) == [
+            "/minus?token=abc123",
+            "/plain",
+        ]

@@ -1,7 +1,8 @@
 """The ``channels:`` section: channel names, and apprise URLs with ``${VAR}`` substituted.
 
 Each URL is expanded from the load's environment (``${VAR}``, ``${VAR:-default}``, ``$$``) and
-must be one apprise knows; the values substituted into it are remembered as secrets. A load for
+must be one apprise knows; the values substituted into it are remembered as secrets. A query
+parameter apprise would silently drop (`unsent_parameters`) is a warning of the load. A load for
 a command that never sends (``load_settings(expand_channels=False)``) keeps the URLs as written,
 neither substituted nor checked: only the names matter to it. Channel names are case-insensitive:
 each source's are folded before the sources merge (`watcher.config.values.channel_key`).
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_settings import NoDecode
@@ -21,7 +23,7 @@ from watcher.config.context import current_context
 from watcher.config.values import HOSTNAME, ItemError, kind_of
 from watcher.redact import apprise_plugin, redact_text, redact_value
 
-__all__ = ["ChannelName", "ChannelUrls"]
+__all__ = ["ChannelName", "ChannelUrls", "unsent_parameters"]
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _VARIABLE = re.compile(
@@ -136,3 +138,78 @@ ChannelName = Annotated[str, AfterValidator(_channel_name)]
 ChannelUrls = Annotated[
     list[str], NoDecode, BeforeValidator(_url_list), AfterValidator(_expand_and_check)
 ]
+
+
+# Keys apprise reads from any URL's query beside each plugin's declared ones: its shorthand
+# ``pass=`` for the password (``apprise.url.URL_TOKEN_ALIASES``).
+_RAW_RESULTS = frozenset({"qsd", "qsd+", "qsd-", "qsd:", "url"})
+
+
+def unsent_parameters(url: str) -> list[str]:
+    """The plain query parameters of ``url`` (their names) that apprise will not send.
+
+    Only for the plugins that send query parameters at all, json://, xml://, form:// and the
+    like: those that declare a ``-`` prefixed keyword (``template_kwargs``, "GET Params"),
+    so that ``?-token=abc`` is sent as ``?token=abc``. Such a plugin reads a plain parameter
+    only when it is one of its own arguments (``template_args``, ``template_tokens``) and drops
+    any other: ``json://host/hook?token=abc`` posts to ``/hook``. A parameter whose value the
+    plugin's parse took up somewhere is read, though undeclared (pagertree's ``?id=``).
+    Empty when apprise cannot read the URL; never raises. Values are only compared, never
+    returned: they may be secrets.
+    """
+    plugin = apprise_plugin(url)
+    if plugin is None:
+        return []
+    cls = type(plugin)
+    kwargs = getattr(cls, "template_kwargs", None)
+    if not isinstance(kwargs, dict) or not any(
+        isinstance(spec, dict) and spec.get("prefix") == "-" for spec in kwargs.values()
+    ):
+        return []
+    try:
+        results = cls.parse_url(url)
+    except Exception:  # a plugin bug must not stop a load: no advice is better than a crash
+        return []
+    query = results.get("qsd") if isinstance(results, dict) else None
+    if not isinstance(query, dict):
+        return []
+    known = {
+        str(name).lower()
+        for table in (getattr(cls, "template_args", {}), getattr(cls, "template_tokens", {}))
+        if isinstance(table, dict)
+        for name in table
+    }
+    known.update(_token_aliases())
+    taken = set(_result_strings(results))
+    # apprise lower-cases the keys it reads; the advice names each as the user wrote it.
+    written = {
+        unquote(part.partition("=")[0]).strip().lower(): unquote(part.partition("=")[0]).strip()
+        for part in url.partition("?")[2].partition("#")[0].split("&")
+    }
+    return [
+        written.get(key, key)
+        for key, value in query.items()
+        if isinstance(key, str)
+        and key[:1] not in ("+", "-", ":")
+        and key not in known
+        and not (value and value in taken)
+    ]
+
+
+def _token_aliases() -> set[str]:
+    from apprise import url as apprise_url  # the sending side: only loaded to check URLs
+
+    aliases = getattr(apprise_url, "URL_TOKEN_ALIASES", {})
+    return {str(alias).lower() for alias in aliases} if isinstance(aliases, dict) else set()
+
+
+def _result_strings(results: dict[str, Any]) -> Iterator[str]:
+    """The strings a plugin's ``parse_url`` put in its results, beside the raw query."""
+    for key, value in results.items():
+        if key in _RAW_RESULTS:
+            continue
+        items = value.values() if isinstance(value, dict) else value
+        if isinstance(items, str):
+            yield items
+        elif isinstance(items, Iterable):
+            yield from (item for item in items if isinstance(item, str))

@@ -16,7 +16,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from watcher.config.channels import ChannelName, ChannelUrls
+from watcher.config.channels import ChannelName, ChannelUrls, unsent_parameters
 from watcher.config.context import LoadContext, current_context, is_loading, loading
 from watcher.config.errors import ConfigError, reason
 from watcher.config.messages import describe, describe_settings_error
@@ -170,7 +170,26 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
             for name in settings.channels
             if name not in routed
         )
+    if context.expand_channels:  # the URLs as apprise reads them (not ${VAR} placeholders)
+        found.extend(_unsent_parameter_warnings(settings))
     found.extend(_reach_warnings(settings))
+    return found
+
+
+def _unsent_parameter_warnings(settings: Settings) -> list[str]:
+    """A query parameter apprise drops (json://...?token=abc), named with where it is and
+    the form that is sent; never its value, which may be a secret."""
+    found: list[str] = []
+    for name, urls in settings.channels.items():
+        for index, url in enumerate(urls):
+            where = f"channels.{name}" + (f"[{index}]" if len(urls) > 1 else "")
+            scheme = url.partition("://")[0]
+            found.extend(
+                f"{where}: apprise's {scheme}:// does not send the query parameter {key!r} "
+                f"(it reads only its own options from the query): write it as '-{key}=' "
+                "to have it sent"
+                for key in unsent_parameters(url)
+            )
     return found
 
 
