@@ -12,6 +12,9 @@
   readable. `value_secrets` lists what it masked.
 
 Nothing here raises on bad input: a redactor that fails would leak the text it was given.
+apprise is imported on first use only (`load_apprise`): the configuration and the log scrubber
+import this module, and commands that never send (status, history, track...) must start
+without apprise's import cost; `redact_value`, `redact_text` and `mask` never need it.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
-
-import apprise
 
 __all__ = [
     "MASK",
@@ -91,6 +92,8 @@ def load_apprise() -> None:
     global _apprise_ready
     if _apprise_ready:
         return
+    import apprise  # here, not at the top: commands that never send must not pay for it
+
     for name, level in (("apprise", logging.DEBUG), ("urllib3", logging.WARNING)):
         logger = logging.getLogger(name)
         logger.setLevel(level)
@@ -108,6 +111,8 @@ def apprise_plugin(url: str) -> Any | None:
     """The apprise plugin instance for ``url``, or None when apprise cannot use it. Never raises."""
     try:
         load_apprise()
+        import apprise  # already imported by load_apprise: a dictionary lookup
+
         return apprise.Apprise.instantiate(url)
     except Exception:  # a plugin bug must not turn into a leak or a crash
         return None
