@@ -22,6 +22,7 @@ from bench.delivery import delivery_benchmark
 from bench.memory import Gauge, idle_daemon, tick_memory
 from bench.parse import http_benchmarks, parse_benchmarks
 from bench.stages import Observations, detect_benchmarks, store_benchmarks
+from bench.startup import startup_benchmarks
 from bench.tick import tick_benchmarks
 from bench.timing import Result
 from bench.world import API_KEY, Sizes, change, populate, quiet_logs, restore
@@ -100,7 +101,7 @@ def run_all(sizes: Sizes) -> Report:
         SimulatorServer(api_key=API_KEY, seed=_SEED) as server,
     ):
         work = Path(tmp)
-        for section in ("tick", "store", "deliver", "memory", "daemon"):
+        for section in ("tick", "store", "deliver", "memory", "daemon", "startup"):
             (work / section).mkdir()
         active = populate(server, sizes)
         before = server.sim.list_json()
@@ -129,6 +130,7 @@ def run_all(sizes: Sizes) -> Report:
         memory = step("memory", lambda: tick_memory(server.url, sizes.runs, work / "memory"))
         daemon = step("daemon", lambda: idle_daemon(server.url, sizes.runs, work / "daemon"))
         report.gauges += [gauge for gauge in (memory, daemon) if gauge is not None]
+        report.rows += step("startup", lambda: startup_benchmarks(sizes, work / "startup")) or []
     return report
 
 

@@ -30,6 +30,7 @@ TIMINGS = (
     "store.record_tick",
     "store.snapshots_reload",
     "deliver.webhook",
+    "startup.status",
 )
 GAUGES = ("memory.tick", "memory.idle_daemon")
 
@@ -101,6 +102,13 @@ def test_memory_gauges_are_positive(report: dict[str, Any]) -> None:
     daemon = report["memory"]["memory.idle_daemon"]
     assert 0 < daemon["idle_rss_mib"] <= daemon["peak_rss_mib"]
     assert set(report["memory"]) == set(GAUGES)
+
+
+def test_startup_is_measured_beside_the_bare_interpreter(report: dict[str, Any]) -> None:
+    """`status` as a fresh process, with the interpreter's own start-up to compare it with."""
+    startup = report["benchmarks"]["startup.status"]
+    assert startup["interpreter_ms"] > 0
+    assert startup["tracked_runs"] == 3
 
 
 def test_machine_info_is_recorded(report: dict[str, Any]) -> None:

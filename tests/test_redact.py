@@ -11,15 +11,17 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from watcher.logs import SecretScrubber
+from watcher.plugins import apprise_plugin
 from watcher.redact import (
     MASK,
     MIN_SECRET_LENGTH,
-    apprise_plugin,
     mask,
     redact_text,
     redact_url,
+    redact_value,
     scrubbable,
     url_secrets,
+    value_secrets,
 )
 
 PROPERTIES = settings(database=None, max_examples=200, deadline=None)
@@ -229,9 +231,9 @@ def test_userinfo_password_never_appears(secret: str, template: str) -> None:
     url = template.format(quote(secret, safe=""))
     skeleton = redact_url(template.format("placeholder0"))
     assume(secret not in skeleton and secret not in template)
-    redacted = redact_url(url)
-    assert secret not in redacted
-    assert quote(secret, safe="") not in redacted
+    for redacted in (redact_url(url), redact_value(url)):
+        assert secret not in redacted
+        assert quote(secret, safe="") not in redacted
 
 
 @PROPERTIES
@@ -295,3 +297,44 @@ def test_the_logger_scrubs_what_redact_text_scrubs(secrets: list[str]) -> None:
     for secret in secrets:
         hidden = redact_text(f"<{secret}>", [secret]) != f"<{secret}>"
         assert hidden == (len(secret) >= MIN_SECRET_LENGTH)
+
+
+# --- redact_value: a typed value quoted back, its secrets masked -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "secrets"),
+    [
+        ("127.0.0.1:18765", "127.0.0.1:18765", []),
+        ("notaurl", "notaurl", []),
+        ("foo://host.example.com/secretpath?x=averylongvalue", None, []),
+        ("sk-live-0123456789abcdef", "sk***", ["sk-live-0123456789abcdef"]),
+        ("https://me:pw@proxy.example.com/df", "https://me:***@proxy.example.com/df", ["pw"]),
+        ("https://h.example.com/?token=abc&page=2", "https://h.example.com/?token=***&page=2", []),
+        (
+            "https://h.example.com/?+Auth=ab&-key=cd",
+            "https://h.example.com/?+Auth=***&-key=***",
+            [],
+        ),
+        ("h.example.com/T1JJ3T3L2/x", "h.example.com/T1***/x", ["T1JJ3T3L2"]),
+        ("", "", []),
+    ],
+)
+def test_redact_value_masks_secrets_not_the_value(
+    value: str, expected: str | None, secrets: list[str]
+) -> None:
+    """What the user typed stays readable where it cannot be a secret (unlike `redact_url`'s
+    conservative masking of URLs it cannot read); passwords, secret-named keys' values and
+    token-like pieces are masked, and listed for the log scrubber."""
+    assert redact_value(value) == (value if expected is None else expected)
+    for secret in secrets:
+        assert secret not in redact_value(value)
+        if len(secret) >= MIN_SECRET_LENGTH:
+            assert secret in value_secrets(value)
+
+
+@PROPERTIES
+@given(st.text(max_size=200))
+def test_redact_value_never_raises(text: str) -> None:
+    assert isinstance(redact_value(text), str)
+    assert isinstance(value_secrets(text), list)

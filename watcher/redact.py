@@ -5,33 +5,38 @@
   apprise leaves in clear; a URL apprise cannot read is masked conservatively instead.
 - `url_secrets` lists the secret substrings of a URL (what `redact_url` hides), so that
   `redact_text` can scrub them from any string, a log line or an error message.
+- `redact_value` is for a value the user typed that an error (or check-config) quotes back: a
+  URL, or what should have been one (``base_url: 127.0.0.1:18765``, a channel ``notaurl``).
+  It masks what may be a secret (a password, the value of a key such as ``token``, a piece
+  that looks like a token or a key) and shows the rest as typed: the value at fault must be
+  readable. `value_secrets` lists what it masked.
 
 Nothing here raises on bad input: a redactor that fails would leak the text it was given.
+apprise is imported on first use only (`watcher.plugins`): the configuration and the log
+scrubber import this module, and commands that never send (status, history, track...) must
+start without apprise's import cost; `redact_value`, `redact_text` and `mask` never need it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import re
-import warnings
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote, unquote, urlsplit
 
-import apprise
+from watcher.plugins import apprise_plugin, load_apprise
 
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
-    "apprise_plugin",
-    "load_apprise",
     "mask",
     "redact_text",
     "redact_url",
+    "redact_value",
     "scrubbable",
     "url_secrets",
+    "value_secrets",
 ]
 
 MASK = "***"
@@ -63,47 +68,6 @@ def mask(value: str) -> str:
     if len(value) > _SHOW_PREFIX_ABOVE:
         return value[:2] + MASK
     return MASK
-
-
-# --- apprise, quietly --------------------------------------------------------------------------
-
-_apprise_ready = False
-
-
-def load_apprise() -> None:
-    """Ready apprise for use, once: its log lines kept out of ours, its plugins imported.
-
-    apprise must log at DEBUG for a send's result to hold the socket error ("connection
-    refused", the SMTP reply), and its lines can carry tokens (Slack logs its webhook URL, a
-    URL that fails to parse is logged whole): they stay inside each result, never in our
-    handlers. urllib3, under apprise's requests, logs each request's path and query (tokens
-    again). apprise loads every plugin module on first use; on Python 3.11 one of them
-    imports the deprecated ``imghdr``, whose DeprecationWarning is an exception under
-    ``-W error`` (pytest's ``filterwarnings = error``) and would leave apprise half loaded.
-    """
-    global _apprise_ready
-    if _apprise_ready:
-        return
-    for name, level in (("apprise", logging.DEBUG), ("urllib3", logging.WARNING)):
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        logger.propagate = False
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            # Without a handler, logging's last-resort handler would print warnings to stderr.
-            logger.addHandler(logging.NullHandler())
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"'imghdr' is deprecated", DeprecationWarning)
-        apprise.Apprise.instantiate("json://localhost")  # the first parse loads every plugin
-    _apprise_ready = True
-
-
-def apprise_plugin(url: str) -> Any | None:
-    """The apprise plugin instance for ``url``, or None when apprise cannot use it. Never raises."""
-    try:
-        load_apprise()
-        return apprise.Apprise.instantiate(url)
-    except Exception:  # a plugin bug must not turn into a leak or a crash
-        return None
 
 
 # --- redact_url --------------------------------------------------------------------------------
@@ -191,13 +155,21 @@ def _mask_path_tokens(base: str, hidden: list[str]) -> str:
     return f"{scheme}://{netloc}/{'/'.join(segments)}"
 
 
-def _generic_redact(url: str, hidden: list[str] | None = None) -> str:
-    """Conservative masking for a URL apprise cannot read.
+def _long_piece(piece: str) -> bool:
+    return len(piece) >= _GENERIC_MASK_FROM
 
-    The userinfo password becomes "***"; a user name, a host that is not a host name, and
-    every path segment, query value and fragment of six characters or more are masked (the
-    longer ones keep their first two characters); values of keys such as "token" or "+Header"
-    are masked whatever their length. Every value masked is appended to ``hidden``.
+
+def _generic_redact(
+    url: str, hidden: list[str] | None = None, *, secret: Callable[[str], bool] = _long_piece
+) -> str:
+    """Masking for a URL apprise cannot read, conservative by default.
+
+    The userinfo password becomes "***", as do values of keys such as "token" or "+Header"
+    whatever their length; a user name, a host that is not a host name, and every path
+    segment, query value and fragment for which ``secret`` is true are masked (the longer
+    ones keep their first two characters). By default ``secret`` is true from six characters
+    on, and text that is not a URL is masked whole. Every value masked is appended to
+    ``hidden``.
     """
     hidden = [] if hidden is None else hidden
 
@@ -207,7 +179,10 @@ def _generic_redact(url: str, hidden: list[str] | None = None) -> str:
 
     scheme, sep, rest = url.strip().partition("://")
     if not sep:
-        return hide(url.strip()) if url.strip() else url
+        if secret is _long_piece:
+            return hide(url.strip()) if url.strip() else url
+        # Not a URL, read as one without its scheme ("127.0.0.1:18765", "host/path?k=v").
+        return _generic_redact(f"x://{url.strip()}", hidden, secret=secret)[len("x://") :]
     rest, hashmark, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
     netloc, slash, path = rest.partition("/")
@@ -215,30 +190,30 @@ def _generic_redact(url: str, hidden: list[str] | None = None) -> str:
     userinfo, at, hostport = netloc.rpartition("@")
     if at:
         user, colon, password = userinfo.partition(":")
-        if len(user) >= _GENERIC_MASK_FROM:
+        if secret(user):
             user = hide(user)
         userinfo = user + (":" + hide(password, "all") if colon else "")
     host, colon, port = _split_port(hostport)
-    if len(host) >= _GENERIC_MASK_FROM and not _HOSTNAME_LIKE.match(host):
+    if secret(host) and not _HOSTNAME_LIKE.match(host):
         host = hide(host)
     redacted = f"{scheme}://{userinfo}{at}{host}{colon}{port}"
 
     if slash:
-        segments = [hide(s) if len(s) >= _GENERIC_MASK_FROM else s for s in path.split("/")]
+        segments = [hide(s) if secret(s) else s for s in path.split("/")]
         redacted += "/" + "/".join(segments)
     if question:
         kept = []
         for part in query.split("&"):
             key, eq, value = part.partition("=")
             secret_key = key[:1] in "+-" or bool(_SECRET_KEY.search(unquote(key)))
-            if eq and value and (secret_key or len(value) >= _GENERIC_MASK_FROM):
+            if eq and value and (secret_key or secret(value)):
                 value = hide(value, "all" if secret_key else "prefix")
-            elif not eq and len(key) >= _GENERIC_MASK_FROM:
+            elif not eq and secret(key):
                 key = hide(key)
             kept.append(f"{key}{eq}{value}")
         redacted += "?" + "&".join(kept)
     if hashmark:
-        redacted += "#" + (hide(fragment) if len(fragment) >= _GENERIC_MASK_FROM else fragment)
+        redacted += "#" + (hide(fragment) if secret(fragment) else fragment)
     return redacted
 
 
@@ -252,6 +227,36 @@ def _split_port(hostport: str) -> tuple[str, str, str]:
     if colon and port.isdigit():
         return host, colon, port
     return hostport, "", ""
+
+
+# --- redact_value ------------------------------------------------------------------------------
+
+
+def _token_piece(piece: str) -> bool:
+    return _looks_like_token(unquote(piece))
+
+
+@functools.lru_cache(maxsize=256)
+def _redact_value(text: str) -> tuple[str, tuple[str, ...]]:
+    hidden: list[str] = []
+    return _generic_redact(text, hidden, secret=_token_piece), tuple(hidden)
+
+
+def redact_value(text: str) -> str:
+    """``text``, a value the user typed, as an error or check-config may show it.
+
+    Read as a URL (with or without its scheme): the userinfo password and the values of keys
+    such as ``token`` (or ``+Header``, ``-param``) are masked, and so is any piece that looks
+    like a token or a key (letters and digits mixed, 8 characters or more); the rest is shown
+    as typed, so that ``127.0.0.1:18765`` or ``notaurl`` stays readable while a key pasted
+    into the wrong variable (``sk-live-0123...``) does not.
+    """
+    return _redact_value(text)[0]
+
+
+def value_secrets(text: str) -> list[str]:
+    """What `redact_value` masks in ``text``, for the logger to scrub (`scrubbable`)."""
+    return scrubbable(_redact_value(text)[1])
 
 
 # --- url_secrets -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.config.helpers import config_error, write
+from tests.support import WebhookSink, cli, wait_for
 from watcher.cli.usage import channel_argument
 from watcher.config import (
     ConfigError,
@@ -22,6 +23,7 @@ from watcher.config import (
     load_settings,
     secrets_of,
 )
+from watcher.config.channels import unsent_parameters
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -33,7 +35,7 @@ def test_env_overrides_a_channel_the_file_spells_in_capitals(tmp_path: Path) -> 
     path = write(
         tmp_path,
         "channels:\n  OnCall: json://a.example.com\n  Team: json://t.example.com\n"
-        "routes:\n  - channels: [ONCALL, team]\n",
+        "routes:\n  - channels: [ONCALL, team]\ntrack:\n  all: true\n",
     )
     settings = load_settings(path, environ={"WATCHER_CHANNELS__ONCALL": "json://b.example.com"})
     assert settings.channels == {
@@ -136,3 +138,166 @@ def test_a_route_channel_that_is_not_a_string(tmp_path: Path, item: str) -> None
     message = config_error(write(tmp_path, text), {"DATAFRAMER_API_KEY": "sk-test-123"})
     assert "routes[0].channels" in message
     assert "must be a string" in message
+
+
+# --- what the errors of a channel say -----------------------------------------------------------
+
+
+def test_a_non_ascii_channel_name_says_ascii(tmp_path: Path) -> None:
+    """é is a letter: the rule is ASCII letters, and the message says so."""
+    message = config_error(write(tmp_path, "channels:\n  équipe: json://a.example.com\n"), {})
+    assert (
+        "channels['équipe']: channel name 'équipe' may only use ASCII letters and digits, "
+        "'_', '.' and '-'"
+    ) in message
+
+
+@pytest.mark.parametrize(
+    ("second", "reason"),
+    [
+        ("notaurl", "apprise cannot use 'notaurl'"),
+        ("''", "an apprise URL must not be empty"),
+        ("5", "must be an apprise URL (got a number)"),
+        ("json://h.example.com/${UNSET_VAR}", "environment variable UNSET_VAR is not set"),
+    ],
+)
+def test_an_item_of_a_url_list_is_named_one_way(tmp_path: Path, second: str, reason: str) -> None:
+    """The second URL of a list is `channels.team[1]` in every message, whoever finds the fault
+    (pydantic, or our own check of the URLs, which said "URL 2")."""
+    text = f"channels:\n  team:\n    - json://a.example.com\n    - {second}\n"
+    message = config_error(write(tmp_path, text), {})
+    assert f"channels.team[1]: {reason}" in message
+    assert "URL 2" not in message
+
+
+def test_a_list_item_from_the_environment_names_the_variable() -> None:
+    message = config_error(None, {"WATCHER_CHANNELS__TEAM": '["json://a.example.com", "nope"]'})
+    assert "channels.team[1] (from WATCHER_CHANNELS__TEAM): apprise cannot use 'nope'" in message
+
+
+def test_a_single_url_is_named_by_its_channel(tmp_path: Path) -> None:
+    message = config_error(write(tmp_path, "channels:\n  team: notaurl\n"), {})
+    assert "channels.team: apprise cannot use 'notaurl'" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [("", "null"), ("5", "a number"), ("{a: 1}", "a mapping"), ("true", "a boolean")],
+)
+def test_a_channel_that_is_not_a_url_or_a_list_says_what_is_accepted(
+    tmp_path: Path, value: str, got: str
+) -> None:
+    """`team:` with no value said "input should be a valid list", though a string is valid too."""
+    message = config_error(write(tmp_path, f"channels:\n  team: {value}\n"), {})
+    assert f"channels.team: must be an apprise URL or a list of them (got {got})" in message
+    assert "valid list" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "hidden"),
+    [
+        ("notaurl", "'notaurl'", ()),
+        ("htps://hooks.example.com/alerts", "'htps://hooks.example.com/alerts'", ()),
+        (
+            "nope://user:hunter22@hooks.example.com/T1JJ3T3L2?token=abc&x=1",
+            "'nope://user:***@hooks.example.com/T1***?token=***&x=1'",
+            ("hunter22", "T1JJ3T3L2"),
+        ),
+        ("xoxb-1234567890-abcdefghij", "'xo***'", ("1234567890",)),
+    ],
+)
+def test_a_url_apprise_cannot_use_is_shown_but_its_secrets(
+    tmp_path: Path, url: str, shown: str, hidden: tuple[str, ...]
+) -> None:
+    """The value at fault is readable ('notaurl' showed as 'no***'); a password, a token-like
+    piece and the value of a secret-named key are not."""
+    message = config_error(write(tmp_path, f"channels:\n  team: '{url}'\n"), {})
+    assert f"apprise cannot use {shown} (an unknown service" in message
+    for secret in hidden:
+        assert secret not in message
+
+
+def test_a_substituted_value_is_masked_in_the_error(tmp_path: Path) -> None:
+    """A value ${VAR} put into a URL apprise refuses is a secret, whatever it looks like."""
+    path = write(tmp_path, "channels:\n  team: 'nope://hooks.example.com/${HOOK}'\n")
+    message = config_error(path, {"HOOK": "opaquewebhooksecret"})
+    assert "apprise cannot use 'nope://hooks.example.com/***'" in message
+    assert "opaquewebhooksecret" not in message
+
+
+# --- query parameters apprise would drop ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "unsent"),
+    [
+        ("json://hooks.example.com/hook?token=abc", ["token"]),
+        ("jsons://hooks.example.com/hook?Token=abc&page=2", ["Token", "page"]),
+        ("xml://hooks.example.com/hook?key=abc", ["key"]),
+        ("form://hooks.example.com/hook?key=abc&method=get", ["key"]),
+        # the forms that are sent, and the plugin's own options (read, not sent)
+        ("json://hooks.example.com/hook?-token=abc&+X-Api-Key=v&:extra=w", []),
+        ("json://hooks.example.com/hook?method=PUT&overflow=split&format=text&verify=no", []),
+        ("json://user@hooks.example.com/hook?pass=hunter22", []),  # apprise's password alias
+        # read though not declared: pagertree takes ?id= as its integration
+        ("pagertree://int_abcdefgh?id=int_abcdefgh", []),
+        # plugins that send no query parameters at all are not judged
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/?foo=bar", []),
+        ("notaurl", []),
+    ],
+)
+def test_unsent_parameters_from_what_apprise_knows(url: str, unsent: list[str]) -> None:
+    """A plugin that sends `-param=` as a query parameter keeps only its own arguments from
+    the plain query: each other key, as the user wrote it, is found."""
+    assert unsent_parameters(url) == unsent
+
+
+def test_a_dropped_parameter_warns_naming_channel_key_and_form(tmp_path: Path) -> None:
+    """check-config's warning names where, which key and the form that passes; no value."""
+    text = (
+        "channels:\n  team: 'json://hooks.example.com/hook?token=s3cr3tvalue'\n"
+        "  two:\n    - json://a.example.com\n    - 'xml://b.example.com/x?Key=abc&-ok=1'\n"
+        "track:\n  all: true\n"
+    )
+    settings = load_settings(write(tmp_path, text), environ={})
+    assert config_warnings(settings) == [
+        "channels.team: apprise's json:// does not send the query parameter 'token' (it reads "
+        "only its own options from the query): write it as '-token=' to have it sent",
+        "channels.two[1]: apprise's xml:// does not send the query parameter 'Key' (it reads "
+        "only its own options from the query): write it as '-Key=' to have it sent",
+    ]
+    assert not any("s3cr3tvalue" in warning for warning in config_warnings(settings))
+    # A load that does not expand the URLs does not read them through apprise either.
+    assert (
+        config_warnings(load_settings(write(tmp_path, text), environ={}, expand_channels=False))
+        == []
+    )
+
+
+def test_the_advice_is_what_apprise_sends(tmp_path: Path) -> None:
+    """Through the real sender (test-notify) to a real receiver: `?token=` is dropped from the
+    request, `?-token=` arrives as `?token=`; check-config warns about the first alone."""
+    with WebhookSink() as sink:
+        text = (
+            f"channels:\n  plain: '{sink.url('plain', query='token=abc123')}'\n"
+            f"  minus: '{sink.url('minus', query='-token=abc123')}'\n"
+            "track:\n  all: true\n"
+        )
+        path = write(tmp_path, text)
+        env = {"DATAFRAMER_API_KEY": "sk-test-0123456789"}
+        checked = cli("--config", str(path), "check-config", cwd=tmp_path, env=env)
+        assert checked.returncode == 0, checked.stderr
+        warnings = [line for line in checked.stderr.splitlines() if line.startswith("warning:")]
+        assert warnings == [
+            "warning: channels.plain: apprise's json:// does not send the query parameter "
+            "'token' (it reads only its own options from the query): write it as '-token=' "
+            "to have it sent"
+        ]
+        assert "abc123" not in checked.stderr
+        sent = cli("--config", str(path), "test-notify", cwd=tmp_path, env=env)
+        assert sent.returncode == 0, sent.stderr
+        wait_for(lambda: len(sink.posts) == 2, what="both test alerts")
+        assert sorted(request.path for request in sink.accepted) == [
+            "/minus?token=abc123",
+            "/plain",
+        ]

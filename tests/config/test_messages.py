@@ -168,8 +168,8 @@ BAD_YAML = [
         f"dataframer:\n  base_url: ftp://user:{SECRET}@files.example.com\n",
         {},
         "dataframer.base_url",
-        "(got 'ftp://files.example.com')",  # scheme and host only: no user, no password
-        (SECRET, "user:"),
+        "(got 'ftp://user:***@files.example.com', masked where it may hold a secret)",
+        (SECRET,),
     ),
     (
         "base-url-no-host",
@@ -218,8 +218,8 @@ BAD_YAML = [
         "apprise-bad-url-in-a-list",
         f"channels:\n  team:\n    - json://a.example.com\n    - nope://x:{SECRET}@y\n",
         {},
-        "channels.team",
-        "URL 2: apprise cannot use",
+        "channels.team[1]",
+        "channels.team[1]: apprise cannot use 'nope://x:***@y'",
         (SECRET,),
     ),
     ("empty-url", "channels:\n  team: ''\n", {}, "channels.team", "must not be empty", ()),
@@ -236,7 +236,7 @@ BAD_YAML = [
         "channels:\n  'team alerts': json://a.example.com\n",
         {},
         "channels['team alerts']",
-        "may only use letters, digits",
+        "may only use ASCII letters and digits, '_', '.' and '-'",
         (),
     ),
     (

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.config.helpers import check_config
 from watcher.config import (
     config_warnings,
     load_settings,
@@ -41,6 +42,8 @@ dataframer:
   timeout: 2.5s
 poll:
   interval: 90
+track:
+  all: true
 channels:
   team: "slack://{SLACK[0]}/{SLACK[1]}/${{SLACK_C}}/#ml-runs"
   oncall:
@@ -55,6 +58,8 @@ routes:
     specs: ["nightly-*"]
 """
 ENVIRON = {"SLACK_C": SLACK[2], "DATAFRAMER_API_KEY": API_KEY, "HOOK_SECRET": SUBSTITUTED}
+# A channel and something tracked: a config that can alert, so only the advice under test shows.
+CAN_ALERT = "channels:\n  team: json://a.example.com\ntrack:\n  all: true\n"
 
 
 @pytest.fixture
@@ -137,6 +142,35 @@ def test_base_url_password_is_hidden(tmp_path: Path) -> None:
     assert "proxy-pass-123" in secrets_of(settings)
 
 
+@pytest.mark.parametrize(
+    ("base_url", "shown", "secret"),
+    [
+        ("https://proxy.example.com/df?token=abc", "https://proxy.example.com/df?token=***", "abc"),
+        (
+            f"https://{API_KEY}@proxy.example.com/df",
+            "https://df***@proxy.example.com/df",
+            API_KEY,
+        ),
+        (
+            f"https://proxy.example.com/df?k={API_KEY}",
+            "https://proxy.example.com/df?k=df***",
+            API_KEY,
+        ),
+    ],
+)
+def test_base_url_query_token_and_pasted_key_are_hidden(
+    tmp_path: Path, base_url: str, shown: str, secret: str
+) -> None:
+    """A query token (any length) and a key-like piece of base_url are masked in check-config's
+    view and scrubbed from the logs; the host and path stay readable."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(f"dataframer:\n  base_url: {base_url}\n")
+    settings = load_settings(path, environ={})
+    assert redacted_config(settings)["dataframer"]["base_url"] == shown
+    if len(secret) >= 4:
+        assert secret in secrets_of(settings)
+
+
 def test_secrets_of_lists_every_secret(config_path: Path) -> None:
     """The API key, channel tokens and passwords, and values substituted from ${VAR}."""
     found = secrets_of(load_settings(config_path, environ=ENVIRON))
@@ -181,21 +215,21 @@ def test_public_substituted_values_are_not_secrets(tmp_path: Path) -> None:
 def test_inline_api_key_warns(tmp_path: Path) -> None:
     """A key written in the YAML works, with advice to move it out."""
     path = tmp_path / "watcher.yaml"
-    path.write_text(f"dataframer:\n  api_key: {API_KEY}\n")
+    path.write_text(f"dataframer:\n  api_key: {API_KEY}\n{CAN_ALERT}")
     settings = load_settings(path, environ={})
     warnings = config_warnings(settings)
     assert len(warnings) == 1
     assert warnings[0].startswith(f"dataframer.api_key is written in {path}")
     assert API_KEY not in warnings[0]
     # The same key from the environment is not written in the file: no advice needed.
-    path.write_text("")
+    path.write_text(CAN_ALERT)
     assert config_warnings(load_settings(path, environ={"DATAFRAMER_API_KEY": API_KEY})) == []
 
 
 def test_inline_key_overridden_by_the_environment_does_not_warn(tmp_path: Path) -> None:
     """The warning is about the key in use, not any key in the file."""
     path = tmp_path / "watcher.yaml"
-    path.write_text(f"dataframer:\n  api_key: {API_KEY}\n")
+    path.write_text(f"dataframer:\n  api_key: {API_KEY}\n{CAN_ALERT}")
     settings = load_settings(path, environ={"DATAFRAMER_API_KEY": "other-key-123456"})
     assert config_warnings(settings) == []
 
@@ -204,7 +238,7 @@ def test_key_and_key_file_warns(tmp_path: Path) -> None:
     """A YAML api_key_file loses to DATAFRAMER_API_KEY (higher priority), and check-config
     names both and where each came from."""
     path = tmp_path / "watcher.yaml"
-    path.write_text("dataframer:\n  api_key_file: /run/secrets/df\n")
+    path.write_text(f"dataframer:\n  api_key_file: /run/secrets/df\n{CAN_ALERT}")
     settings = load_settings(path, environ={"DATAFRAMER_API_KEY": API_KEY})
     assert config_warnings(settings) == [
         f"dataframer.api_key_file (from {path}) is ignored: "
@@ -217,7 +251,7 @@ def test_unrouted_channel_warns(tmp_path: Path) -> None:
     path = tmp_path / "watcher.yaml"
     path.write_text(
         "channels:\n  a: json://a.example.com\n  b: json://b.example.com\n"
-        "routes:\n  - channels: [a]\n"
+        "routes:\n  - channels: [a]\ntrack:\n  all: true\n"
     )
     assert config_warnings(load_settings(path, environ={})) == [
         "channel 'b' is named by no route and receives no alerts"
@@ -227,3 +261,42 @@ def test_unrouted_channel_warns(tmp_path: Path) -> None:
 def test_clean_config_has_no_warnings(config_path: Path) -> None:
     """The sample config (key in the environment, every channel routed) is clean."""
     assert config_warnings(load_settings(config_path, environ=ENVIRON)) == []
+
+
+NO_CHANNEL = (
+    "no channels are configured, so no alert can be sent: add an apprise URL under `channels:`"
+)
+NOTHING_TRACKED = (
+    "nothing is tracked: track.runs is empty and track.all is false, so only runs added with "
+    "`dataframer-watcher track RUN_ID` are watched"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", [NO_CHANNEL, NOTHING_TRACKED]),
+        ("track:\n  runs: [run-1]\n", [NO_CHANNEL]),
+        ("channels:\n  team: json://a.example.com\n", [NOTHING_TRACKED]),
+        ("channels:\n  team: json://a.example.com\ntrack:\n  all: false\n", [NOTHING_TRACKED]),
+        ("channels:\n  team: json://a.example.com\ntrack:\n  runs: [run-1]\n", []),
+        (CAN_ALERT, []),
+    ],
+)
+def test_a_config_that_cannot_alert_warns(tmp_path: Path, text: str, expected: list[str]) -> None:
+    """An empty config is valid but can never alert: no channel, or nothing to watch, is
+    said (the way an unrouted channel is), for check-config and for `run` at start."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(text)
+    assert config_warnings(load_settings(path, environ={})) == expected
+    # Commands that never send read the same config, and find the same.
+    assert config_warnings(load_settings(path, environ={}, expand_channels=False)) == expected
+
+
+def test_check_config_warns_about_an_empty_config(tmp_path: Path) -> None:
+    """check-config passes an empty config (exit 0) and prints both warnings."""
+    result = check_config(tmp_path, "", DATAFRAMER_API_KEY=API_KEY)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {NO_CHANNEL}\n" in result.stderr
+    assert f"warning: {NOTHING_TRACKED}\n" in result.stderr
+    assert "config ok" in result.stderr

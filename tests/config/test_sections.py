@@ -97,17 +97,37 @@ def test_a_key_in_base_url_is_masked() -> None:
     [
         (
             f"ftp://user:{SECRET}@files.example.com:21/p?token={SECRET}",
-            "'ftp://files.example.com:21'",
+            "'ftp://user:***@files.example.com:21/p?token=***', masked",
         ),
-        (f"https://:{SECRET}@", "'ht***'"),
-        (f"localhost:{SECRET}", "'lo***'"),
+        (f"https://:{SECRET}@", "'https://:***@', masked"),
+        (f"localhost:{SECRET}", "'lo***', masked"),
     ],
 )
-def test_base_url_shows_scheme_and_host_at_most(value: str, shown: str) -> None:
+def test_base_url_hides_its_secrets(value: str, shown: str) -> None:
+    """A password, a query token, a key pasted into the URL: masked, the rest shown."""
     message = config_error(None, {"WATCHER_DATAFRAMER__BASE_URL": value})
     assert f"(got {shown}" in message
     assert SECRET[2:8] not in message
-    assert "user" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("127.0.0.1:18765", "'127.0.0.1:18765', which has no scheme such as https://"),
+        ("df-api.dataframer.ai", "'df-api.dataframer.ai', which has no scheme such as https://"),
+        ("ftp://files.example.com:21/df", "'ftp://files.example.com:21/df'"),
+        ("gopher://x", "'gopher://x'"),
+        ("notaurl", "'notaurl', which has no scheme"),
+    ],
+)
+def test_base_url_at_fault_is_shown_as_typed(value: str, shown: str) -> None:
+    """What the user typed and is not a secret is quoted back whole (it showed as '12***')."""
+    message = config_error(None, {"WATCHER_DATAFRAMER__BASE_URL": value})
+    assert "dataframer.base_url (from WATCHER_DATAFRAMER__BASE_URL): must be an http(s) URL" in (
+        message
+    )
+    assert f"(got {shown}" in message
+    assert "***" not in message
 
 
 def test_swapped_base_url_from_the_cli(tmp_path: Path) -> None:

@@ -4,12 +4,16 @@ none reads the developer's environment."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support import clean_env, free_port
 from watcher.config import (
     ConfigError,
     Route,
@@ -519,3 +523,75 @@ routes:                  # which statuses go where
         ["CANCELED", "FAILED"],
         ["SUCCEEDED"],
     ]
+
+
+# --- commands that never send import nothing of the sending side -------------------------------
+
+# Runs the command line in a fresh interpreter, then writes the modules it loaded to a file:
+# what `python -m watcher ...` imports for that command, and nothing else.
+_PROBE = """\
+import json, sys
+out, args = sys.argv[1], sys.argv[2:]
+from watcher.cli import main
+try:
+    main(args=args, prog_name="dataframer-watcher")
+except SystemExit as exc:
+    code = exc.code
+with open(out, "w") as file:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, file)
+"""
+_SENDER = ("watcher.deliver.sender", "watcher.deliver.drain")
+_NEVER_SEND = [
+    ("status",),
+    ("status", "--json"),
+    ("history",),
+    ("track", "run-1"),
+    ("untrack", "run-1"),
+    ("redeliver",),
+    ("health", "--timeout", "0.5"),
+]
+
+
+def _modules_loaded(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
+    config = tmp_path / "watcher.yaml"
+    config.write_text(
+        f"state:\n  path: {tmp_path / 'w.db'}\n"
+        f"health:\n  listen: 127.0.0.1:{free_port()}\n"
+        "channels:\n  team: 'slack://${SLACK_TOKEN}/B/C'\n  hook: json://127.0.0.1:9/hook\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), "--config", str(config), *args],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.exists(), done.stderr
+    result = json.loads(out.read_text())
+    return result["code"], result["modules"]
+
+
+def _sending_side(modules: list[str]) -> list[str]:
+    return [m for m in modules if m.partition(".")[0] == "apprise" or m in _SENDER]
+
+
+@pytest.mark.parametrize("args", _NEVER_SEND, ids=" ".join)
+def test_commands_that_never_send_do_not_import_apprise(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """status, history, track, untrack, redeliver and health load the config without expanding
+    channel URLs: apprise and the sender stay unimported (they cost a third of every call)."""
+    code, modules = _modules_loaded(tmp_path, *args)
+    assert code in (0, 1), (code, args)  # health: 1, no daemon is listening
+    assert _sending_side(modules) == []
+
+
+def test_the_probe_sees_apprise_when_a_command_sends(tmp_path: Path) -> None:
+    """The probe's control: check-config expands and checks every URL, through apprise."""
+    code, modules = _modules_loaded(tmp_path, "check-config")
+    assert code == 2  # SLACK_TOKEN is not set: the URLs were expanded
+    assert "apprise" in modules

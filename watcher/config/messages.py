@@ -13,6 +13,7 @@ from pydantic_settings import SettingsError
 
 from watcher.config.env import DELIMITER, PREFIX, SDK_NAMES
 from watcher.config.fields import did_you_mean, model_at
+from watcher.config.values import ItemError
 
 __all__ = ["describe", "describe_settings_error"]
 
@@ -26,10 +27,13 @@ def describe(exc: ValidationError, environ: Mapping[str, str], root: type[BaseMo
     ``root`` is the model validated (`watcher.config.Settings`), to suggest known keys.
     """
     parts: list[str] = []
-    for error in exc.errors(include_url=False, include_context=False):
+    for error in exc.errors(include_url=False, include_context=True):
         loc = tuple(error["loc"])
         message = error["msg"]
         kind = error["type"]
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ItemError):  # a list's validator, naming one of its items
+            loc += (cause.index,)
         if kind == "extra_forbidden":
             message = "unknown key" + _suggestion(loc, root)
         elif kind == "missing":

@@ -7,14 +7,20 @@ from __future__ import annotations
 import contextlib
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
 from watcher.config.errors import ConfigError, reason
 from watcher.config.settings import Settings
-from watcher.config.values import without_password
-from watcher.redact import MIN_SECRET_LENGTH, redact_text, redact_url, scrubbable, url_secrets
+from watcher.redact import (
+    MIN_SECRET_LENGTH,
+    redact_text,
+    redact_url,
+    redact_value,
+    scrubbable,
+    url_secrets,
+    value_secrets,
+)
 
 __all__ = [
     "config_warnings",
@@ -66,10 +72,8 @@ def secrets_of(settings: Settings) -> list[str]:
         found.add(resolve_api_key(settings))
     if settings.dataframer.api_key is not None:  # even one api_key_file overrides
         found.add(settings.dataframer.api_key.get_secret_value())
-    with contextlib.suppress(ValueError):
-        password = urlsplit(settings.dataframer.base_url).password
-        if password:
-            found.add(password)
+    # A password in its userinfo, a token in its query: what check-config's view masks.
+    found.update(value_secrets(settings.dataframer.base_url))
     for urls in settings.channels.values():
         for url in urls:
             found.update(url_secrets(url))
@@ -79,8 +83,10 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def config_warnings(settings: Settings) -> list[str]:
-    """Advice that is not an error (for ``check-config``): inline secrets, an api_key or
-    api_key_file overridden by the other, unused channels (found by the load)."""
+    """Advice that is not an error, found by the load, one line each: inline secrets, an
+    api_key or api_key_file overridden by the other, channels no route names, no channel at
+    all, nothing tracked. ``check-config`` prints them as ``warning: ...``; `run` logs them
+    at start."""
     return list(settings.load_warnings)
 
 
@@ -96,7 +102,7 @@ def redacted_config(settings: Settings) -> dict[str, Any]:
     else:
         shown_key = "(not set)"
     data["dataframer"]["api_key"] = shown_key
-    data["dataframer"]["base_url"] = without_password(config.base_url)
+    data["dataframer"]["base_url"] = redact_value(config.base_url)
     data["channels"] = {
         name: [redact_text(redact_url(url), settings.substituted_values) for url in urls]
         for name, urls in settings.channels.items()

@@ -31,10 +31,10 @@ from watcher.config.values import (
     lower,
     name_list,
     parse_listen,
+    quoted_url,
     run_id_list,
     state_path,
     status_set,
-    url_outline,
 )
 from watcher.deliver.policy import RetryPolicy
 
@@ -112,8 +112,9 @@ class DataframerConfig(_Section):
             host = None
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not host:
-            shown = url_outline(text)
-            raise ValueError(f"must be an http(s) URL such as {DEFAULT_BASE_URL} (got {shown})")
+            raise ValueError(
+                f"must be an http(s) URL such as {DEFAULT_BASE_URL} (got {quoted_url(text)})"
+            )
         return text
 
     @field_validator("api_key", mode="before")

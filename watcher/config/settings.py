@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from watcher.config.channels import ChannelName, ChannelUrls
+from watcher.config.channels import ChannelName, ChannelUrls, unsent_parameters
 from watcher.config.context import LoadContext, current_context, is_loading, loading
 from watcher.config.errors import ConfigError, reason
 from watcher.config.messages import describe, describe_settings_error
@@ -30,7 +31,7 @@ from watcher.config.sections import (
     StateConfig,
     TrackConfig,
 )
-from watcher.config.sources import build_sources
+from watcher.config.sources import build_sources, read_yaml
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings", "load_settings"]
 
@@ -104,7 +105,8 @@ class Settings(NullMeansDefault, BaseSettings):
     @property
     def load_warnings(self) -> list[str]:
         """Advice found while loading: inline secrets, an api_key or api_key_file overridden
-        by the other, unused channels (`watcher.config.config_warnings` prints them)."""
+        by the other, unused channels, no channel or nothing tracked
+        (`watcher.config.config_warnings` gives them to check-config and to `run`)."""
         return list(self._warnings)
 
     @model_validator(mode="after")
@@ -168,6 +170,43 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
             for name in settings.channels
             if name not in routed
         )
+    if context.expand_channels:  # the URLs as apprise reads them (not ${VAR} placeholders)
+        found.extend(_unsent_parameter_warnings(settings))
+    found.extend(_reach_warnings(settings))
+    return found
+
+
+def _unsent_parameter_warnings(settings: Settings) -> list[str]:
+    """A query parameter apprise drops (json://...?token=abc), named with where it is and
+    the form that is sent; never its value, which may be a secret."""
+    found: list[str] = []
+    for name, urls in settings.channels.items():
+        for index, url in enumerate(urls):
+            where = f"channels.{name}" + (f"[{index}]" if len(urls) > 1 else "")
+            scheme = url.partition("://")[0]
+            found.extend(
+                f"{where}: apprise's {scheme}:// does not send the query parameter {key!r} "
+                f"(it reads only its own options from the query): write it as '-{key}=' "
+                "to have it sent"
+                for key in unsent_parameters(url)
+            )
+    return found
+
+
+def _reach_warnings(settings: Settings) -> list[str]:
+    """A config that can never alert is valid (every key is optional) but surely not meant:
+    no channel to send to, or no run to watch."""
+    found: list[str] = []
+    if not settings.channels:
+        found.append(
+            "no channels are configured, so no alert can be sent: add an apprise URL under "
+            "`channels:`"
+        )
+    if not settings.track.runs and not settings.track.all:
+        found.append(
+            "nothing is tracked: track.runs is empty and track.all is false, so only runs "
+            "added with `dataframer-watcher track RUN_ID` are watched"
+        )
     return found
 
 
@@ -179,6 +218,7 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     expand_channels: bool = True,
+    reload: bool = False,
 ) -> Settings:
     """The settings from ``path`` (else ``$WATCHER_CONFIG``, else ``./watcher.yaml`` if present,
     else none), the environment and the credentials directory. Raises `ConfigError`.
@@ -188,16 +228,27 @@ def load_settings(
     channel URLs are kept as written, neither ``${VAR}`` substituted nor checked by apprise
     (an operator's shell often lacks tokens only the service's environment holds); channel
     names are still read, so routes are still checked against them.
+
+    The file is read once, whatever it is (a regular file, a pipe, ``/dev/stdin``), and that
+    one reading is what the settings hold. ``reload=True`` (SIGHUP) reads the path again,
+    which only a regular file can give: a pipe's content was consumed at start (reading it
+    again would block, or find it empty and fall back to the defaults), so it is refused
+    with a `ConfigError` and the caller keeps the config in force.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     if path is None and env.get("WATCHER_CONFIG", "").strip():
         path = Path(env["WATCHER_CONFIG"].strip())
     elif path is None and DEFAULT_CONFIG_FILE.exists():
         path = DEFAULT_CONFIG_FILE
+    yaml_data: dict[str, Any] = {}
     if path is not None:
         path = Path(path).expanduser()
-        _check_file(path)
-    context = LoadContext(environ=env, yaml_path=path, expand_channels=expand_channels)
+        if reload:
+            _check_rereadable(path)
+        yaml_data = read_yaml(path)
+    context = LoadContext(
+        environ=env, yaml_path=path, yaml_data=yaml_data, expand_channels=expand_channels
+    )
     try:
         with loading(context):
             return Settings()
@@ -211,13 +262,20 @@ def load_settings(
         raise ConfigError(f"cannot read {exc.filename}: {reason(exc)}", path=path) from None
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ConfigError("no such file", path=path)
-    if path.is_dir():
-        raise ConfigError("is a directory, not a YAML file", path=path)
+# What a path that is not a regular file is, for the message that refuses to read it again.
+_NOT_A_FILE = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_rereadable(path: Path) -> None:
+    """Refuse to read again a config that is not a regular file (a reload)."""
     try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {reason(exc)}", path=path) from None
+        mode = path.stat().st_mode
+    except OSError:
+        return  # read_yaml names the problem
+    kind = next((name for test, name in _NOT_A_FILE if test(mode)), None)
+    if kind is not None:
+        raise ConfigError(
+            f"is {kind}, read once at start: it cannot be read again, so the config in "
+            "force is kept (restart the watcher to change it, or give it a regular file)",
+            path=path,
+        )

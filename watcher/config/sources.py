@@ -10,6 +10,10 @@ every source needs before pydantic-settings merges them key by key:
   the environment overrides;
 - ``dataframer.api_key`` and ``dataframer.api_key_file`` are two ways to give one setting, the
   key: the highest-priority source that gives either decides which one is used.
+
+The YAML file is read once, by `read_yaml` (`load_settings` calls it before the sources are
+built), and its source serves that one reading: a config given through a pipe
+(``--config <(...)``, ``/dev/stdin``, a FIFO) has no second reading to give.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import yaml
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    InitSettingsSource,
     NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
-    YamlConfigSettingsSource,
 )
 
 from watcher.config.context import LoadContext, current_context
@@ -32,7 +36,7 @@ from watcher.config.env import SDK_NAMES, unknown_variables
 from watcher.config.errors import ConfigError, reason
 from watcher.config.values import fold_channel_names, kind_of
 
-__all__ = ["build_sources"]
+__all__ = ["build_sources", "read_yaml"]
 
 
 def build_sources(
@@ -172,17 +176,15 @@ def _secret_files(directory: Path) -> dict[str, str]:
     return found
 
 
-class _YamlSource(YamlConfigSettingsSource):
-    """The YAML file, parsed strictly: clear errors with line numbers, duplicate keys refused."""
+class _YamlSource(InitSettingsSource):
+    """The YAML file's values, as `read_yaml` read them for this load.
+
+    Not pydantic-settings' `YamlConfigSettingsSource`: it reads the file itself, and only
+    when ``is_file()`` says it is a regular file, so a piped config was silently skipped.
+    """
 
     def __init__(self, settings_cls: type[BaseSettings], context: LoadContext) -> None:
-        self._load_context = context
-        super().__init__(settings_cls, yaml_file=context.yaml_path)
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        data = _parse_yaml(Path(file_path))
-        self._load_context.yaml_data = data
-        return data
+        super().__init__(settings_cls, dict(context.yaml_data))
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -210,13 +212,30 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _parse_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The YAML file at ``path``, read once and parsed strictly: clear errors with line
+    numbers, a key given twice refused. Raises `ConfigError` naming the file.
+
+    Opened and read in one go, whatever the file is: a pipe gives its content once, so
+    nothing may open it before (to check it) or after (to read it again).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError("is not UTF-8 text", path=path) from None
+        with path.open("rb") as file:
+            raw = file.read()
+    except FileNotFoundError:
+        raise ConfigError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a YAML file", path=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {reason(exc)}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text", path=path) from None
+    return _parse_yaml(text, path)
+
+
+def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
     try:
         loader = _StrictLoader(text)  # its reader already refuses control characters
         try:  # composed, then constructed: the node tree gives the lines of the keys

@@ -14,16 +14,16 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator
 
-from watcher.redact import mask
+from watcher.redact import MASK, redact_value
 from watcher.run_refs import normalize_run_ids
 
 __all__ = [
     "HOSTNAME",
     "TERMINAL_ORDER",
+    "ItemError",
     "channel_key",
     "expand_path",
     "fold_channel_names",
@@ -31,17 +31,26 @@ __all__ = [
     "lower",
     "name_list",
     "parse_listen",
+    "quoted_url",
     "run_id_list",
     "state_path",
     "status_set",
-    "url_outline",
-    "without_password",
 ]
 
 TERMINAL_ORDER: tuple[str, ...] = ("SUCCEEDED", "FAILED", "CANCELED")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
+
+
+class ItemError(ValueError):
+    """A problem with one item of a list, raised by a validator of the whole list: the
+    message then names the item as pydantic names it (``channels.team[1]: ...``), one form
+    for every message (`watcher.config.messages`)."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def kind_of(value: object) -> str:
@@ -60,15 +69,6 @@ def kind_of(value: object) -> str:
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
-def without_password(url: str) -> str:
-    """``url`` with the password of its userinfo (if any) masked."""
-    head, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if sep and at and "/" not in userinfo and ":" in userinfo:
-        return f"{head}://{userinfo.partition(':')[0]}:***@{host}"
-    return url
-
-
 def expand_path(value: Any) -> Any:
     if value is None:
         return None
@@ -77,19 +77,16 @@ def expand_path(value: Any) -> Any:
     raise ValueError(f"must be a file path (got {kind_of(value)})")
 
 
-def url_outline(text: str) -> str:
-    """A bad base_url as an error may show it: "scheme://host" when it reads as a URL with a
-    host (no user, password, path or query), else masked. It may be a key in the wrong
-    variable (DATAFRAMER_BASE_URL=sk-...), so nothing more of it is ever shown."""
-    try:
-        parts = urlsplit(text)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port, parts = None, None, None
-    if parts is not None and parts.scheme and host and HOSTNAME.match(parts.scheme):
-        host = f"[{host}]" if ":" in host else host
-        return f"'{parts.scheme}://{host}{'' if port is None else f':{port}'}'"
-    return f"{mask(text)!r}, masked: not a URL, it may be a secret in the wrong place"
+def quoted_url(text: str) -> str:
+    """A URL the user typed, quoted for an error: as typed, but for what may be a secret
+    (`watcher.redact.redact_value`: a password, a ``token=`` value, a key pasted into the
+    wrong variable), and with a word on a missing scheme (``127.0.0.1:18765``)."""
+    shown = redact_value(text)
+    if MASK in shown:
+        return f"{shown!r}, masked where it may hold a secret"
+    if "://" not in text:
+        return f"{shown!r}, which has no scheme such as https://"
+    return repr(shown)
 
 
 def state_path(value: Any) -> Any:

@@ -32,7 +32,8 @@ from watcher.events import (
     MessageLimits,
     NotifyType,
 )
-from watcher.redact import apprise_plugin, load_apprise, redact_text, redact_url, url_secrets
+from watcher.plugins import apprise_plugin, load_apprise
+from watcher.redact import redact_text, redact_url, url_secrets
 
 __all__ = ["SendOutcome", "Sender", "message_limits"]
 

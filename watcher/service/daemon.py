@@ -309,7 +309,7 @@ class Daemon:
             if self.stopping.is_set():
                 return
             try:
-                new = load_settings(self.config_path)
+                new = load_settings(self.config_path, reload=True)
             except ConfigError as exc:
                 log.error("reload_rejected", error=str(exc), kept="the config in force")
             except Exception as exc:  # a reload must never take the daemon down
