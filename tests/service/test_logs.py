@@ -143,3 +143,16 @@ def test_run_logs_at_start_what_check_config_would_warn_about(
     warnings = [e["warning"] for e in daemon.events() if e["event"] == "config_warning"]
     assert "channel 'b' is named by no route and receives no alerts" in warnings
     assert all(e["level"] == "warning" for e in daemon.events() if e["event"] == "config_warning")
+
+
+def test_run_on_a_config_that_can_never_alert_warns_at_start(
+    simulator: SimulatorServer, write_config, start_daemon
+) -> None:
+    """No channel and nothing tracked: the daemon starts (`track` may add runs later) and says
+    at start, as check-config does, that it cannot alert as configured."""
+    daemon = start_daemon(write_config(dataframer={"base_url": simulator.url}))
+    daemon.wait_event("started")
+    assert daemon.terminate() == 0
+    warnings = " | ".join(e["warning"] for e in daemon.events() if e["event"] == "config_warning")
+    assert "no channels are configured" in warnings
+    assert "nothing is tracked" in warnings
