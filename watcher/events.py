@@ -62,11 +62,22 @@ class EventKind(StrEnum):
     FIRST_SEEN = "first_seen"  # first observation of a run (from no status to one)
     TRANSITION = "transition"  # the status changed
     GONE = "gone"  # the API answered 404 for it: deleted
+    STUCK = "stuck"  # no move for too long (alerts.stuck): its status is unchanged
+
+
+STUCK = "STUCK"
+"""The status routes name for a stuck-run alert (a run's own status stays what it was)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One change detect found; `alert` marks the terminal ones people are told about."""
+    """One change detect found; `alert` marks the ones people are told about.
+
+    `flags` (quality, cost) and `reasons` (their explanation, in words) come from assessing a
+    finished run against `alerts.*`; `stuck_for` is how long a stuck run has not moved (on its
+    STUCK alert), or had not moved before it finished (on its final alert); `reminder` marks a
+    repeated STUCK alert.
+    """
 
     run_id: str
     kind: EventKind
@@ -77,6 +88,15 @@ class Event:
     run: Run | None = None
     # When the previous status began, so an alert can say how long the run took.
     previous_since: datetime | None = None
+    flags: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    stuck_for: float | None = None
+    reminder: bool = False
+
+    @property
+    def alert_status(self) -> str | None:
+        """What routes match this alert on: its new status, or STUCK."""
+        return STUCK if self.kind is EventKind.STUCK else self.to_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +122,14 @@ class Detection:
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """route's output: deliver this alert event (by index into the tick's events) to a channel."""
+    """route's output: deliver this alert event (by index into the tick's events) to a channel,
+    with the route's template (None: the built-in ones); `hold_until` keeps it back until
+    then (the end of the route's quiet hours), to go out in a digest."""
 
     event_index: int
     channel: str
+    template: str | None = None
+    hold_until: datetime | None = None
 
 
 MAX_TITLE_LENGTH = 80  # a title that shows whole as an email subject in most mail clients

@@ -28,6 +28,7 @@ The modules, from the bottom up (each imports only modules listed before it):
 - `report` (the API key, the secrets to scrub, check-config's warnings and redacted view).
 """
 
+from watcher.config.alerting import AlertsConfig, OpsConfig, Route, TemplateConfig
 from watcher.config.errors import ConfigError
 from watcher.config.report import (
     config_warnings,
@@ -42,7 +43,6 @@ from watcher.config.sections import (
     HealthConfig,
     LogConfig,
     PollConfig,
-    Route,
     StateConfig,
     TrackConfig,
 )
@@ -50,15 +50,18 @@ from watcher.config.settings import Settings, load_settings
 from watcher.config.values import channel_key
 
 __all__ = [
+    "AlertsConfig",
     "ConfigError",
     "DataframerConfig",
     "DeliveryConfig",
     "HealthConfig",
     "LogConfig",
+    "OpsConfig",
     "PollConfig",
     "Route",
     "Settings",
     "StateConfig",
+    "TemplateConfig",
     "TrackConfig",
     "channel_key",
     "config_warnings",

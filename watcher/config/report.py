@@ -107,9 +107,11 @@ def redacted_config(settings: Settings) -> dict[str, Any]:
         name: [redact_text(redact_url(url), settings.substituted_values) for url in urls]
         for name, urls in settings.channels.items()
     }
-    for route in data["routes"]:
-        if route.get("specs") is None:
-            route.pop("specs", None)
+    # A route shows what it was given: its optional filters left out read as "any".
+    data["routes"] = [
+        {key: value for key, value in route.items() if value is not None and value is not False}
+        for route in data["routes"]
+    ]
     return data
 
 

@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    field_serializer,
     field_validator,
     model_validator,
 )
@@ -25,16 +24,12 @@ from pydantic_settings import NoDecode
 
 from watcher.config.durations import Duration, within
 from watcher.config.values import (
-    TERMINAL_ORDER,
-    channel_key,
     expand_path,
     lower,
-    name_list,
     parse_listen,
     quoted_url,
     run_id_list,
     state_path,
-    status_set,
 )
 from watcher.deliver.policy import RetryPolicy
 
@@ -46,7 +41,7 @@ __all__ = [
     "LogConfig",
     "NullMeansDefault",
     "PollConfig",
-    "Route",
+    "Section",
     "StateConfig",
     "TrackConfig",
 ]
@@ -86,13 +81,13 @@ class NullMeansDefault(BaseModel):
         return data
 
 
-class _Section(NullMeansDefault):
+class Section(NullMeansDefault):
     """A config section: unknown keys refused, inputs kept out of errors, null means default."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, validate_default=True)
 
 
-class DataframerConfig(_Section):
+class DataframerConfig(Section):
     base_url: str = DEFAULT_BASE_URL
     api_key: SecretStr | None = None
     api_key_file: Annotated[Path | None, BeforeValidator(expand_path)] = None
@@ -125,37 +120,21 @@ class DataframerConfig(_Section):
         return value
 
 
-class PollConfig(_Section):
+class PollConfig(Section):
     interval: Annotated[Duration, within(0.1, MAX_POLL_INTERVAL)] = 30.0
 
 
-class StateConfig(_Section):
+class StateConfig(Section):
     path: Annotated[Path, BeforeValidator(state_path)] = Path("state/watcher.db")
     retention: Retention = 30 * DAY
 
 
-class TrackConfig(_Section):
+class TrackConfig(Section):
     runs: Annotated[list[str], NoDecode, BeforeValidator(run_id_list)] = Field(default_factory=list)
     all: bool = False
 
 
-class Route(_Section):
-    """Which terminal statuses (of runs of which specs) go to which channels.
-
-    ``specs`` are fnmatch globs on the run's spec_name (None: any spec); the route stage
-    (`watcher.route`) applies them.
-    """
-
-    statuses: Annotated[frozenset[str], BeforeValidator(status_set)] = frozenset(TERMINAL_ORDER)
-    channels: Annotated[list[str], name_list("channel", spelling=channel_key)]
-    specs: Annotated[list[str] | None, name_list("spec pattern")] = None
-
-    @field_serializer("statuses")
-    def _ordered_statuses(self, statuses: frozenset[str]) -> list[str]:
-        return [status for status in TERMINAL_ORDER if status in statuses]
-
-
-class DeliveryConfig(_Section):
+class DeliveryConfig(Section):
     timeout: SendTimeout = 30.0
     concurrency: int = Field(default=4, ge=1, le=64)
     retry_initial: RetryDelay = 10.0
@@ -169,7 +148,7 @@ class DeliveryConfig(_Section):
         return self
 
 
-class HealthConfig(_Section):
+class HealthConfig(Section):
     enabled: bool = True
     listen: str = "127.0.0.1:9464"
 
@@ -188,6 +167,6 @@ class HealthConfig(_Section):
         return parse_listen(self.listen)[1]
 
 
-class LogConfig(_Section):
+class LogConfig(Section):
     level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(lower)] = "info"
     format: Annotated[Literal["auto", "json", "console"], BeforeValidator(lower)] = "auto"

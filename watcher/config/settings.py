@@ -6,9 +6,9 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, StringConstraints, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +16,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from watcher.config.alerting import AlertsConfig, OpsConfig, Route, TemplateConfig
 from watcher.config.channels import ChannelName, ChannelUrls, unsent_parameters
 from watcher.config.context import LoadContext, current_context, is_loading, loading
 from watcher.config.errors import ConfigError, reason
@@ -27,7 +28,6 @@ from watcher.config.sections import (
     LogConfig,
     NullMeansDefault,
     PollConfig,
-    Route,
     StateConfig,
     TrackConfig,
 )
@@ -36,6 +36,7 @@ from watcher.config.sources import build_sources, read_yaml
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings", "load_settings"]
 
 DEFAULT_CONFIG_FILE = Path("watcher.yaml")
+TemplateName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 # --- the settings object ---------------------------------------------------------------------
@@ -59,6 +60,9 @@ class Settings(NullMeansDefault, BaseSettings):
     track: TrackConfig = Field(default_factory=TrackConfig)
     channels: dict[ChannelName, ChannelUrls] = Field(default_factory=dict, repr=False)
     routes: list[Route] = Field(default_factory=list)
+    templates: dict[TemplateName, TemplateConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     log: LogConfig = Field(default_factory=LogConfig)
@@ -117,6 +121,18 @@ class Settings(NullMeansDefault, BaseSettings):
             for index, route in enumerate(self.routes)
             for name in route.channels
             if name not in self.channels
+        ]
+        problems += [
+            f"ops.channels: unknown channel {name!r} (known channels: {known})"
+            for name in self.ops.channels
+            if name not in self.channels
+        ]
+        templates = ", ".join(sorted(self.templates)) or "none are defined"
+        problems += [
+            f"routes[{index}].template: unknown template {route.template!r}"
+            f" (known templates: {templates})"
+            for index, route in enumerate(self.routes)
+            if route.template is not None and route.template not in self.templates
         ]
         if problems:
             raise ValueError("; ".join(problems))

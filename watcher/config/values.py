@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 TERMINAL_ORDER: tuple[str, ...] = ("SUCCEEDED", "FAILED", "CANCELED")
+ROUTE_STATUS_ORDER: tuple[str, ...] = (*TERMINAL_ORDER, "STUCK")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
@@ -128,18 +129,19 @@ def _run_id_text(item: Any) -> str:
 
 
 def status_set(value: Any) -> Any:
+    """A route's statuses: the terminal ones and STUCK (the stuck-run alert), any case."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple | set | frozenset):
-        raise ValueError(f"must be a list of statuses among {', '.join(TERMINAL_ORDER)}")
+        raise ValueError(f"must be a list of statuses among {', '.join(ROUTE_STATUS_ORDER)}")
     statuses = set()
     for item in value:
         status = item.strip().upper() if isinstance(item, str) else item
         status = "CANCELED" if status == "CANCELLED" else status
-        if status not in TERMINAL_ORDER:
+        if status not in ROUTE_STATUS_ORDER:
             raise ValueError(
                 f"unknown status {item!r}: alerts are for the terminal statuses "
-                f"{', '.join(TERMINAL_ORDER)}"
+                f"{', '.join(TERMINAL_ORDER)}, and STUCK for a stuck run"
             )
         statuses.add(status)
     if not statuses:
@@ -173,9 +175,12 @@ def fold_channel_names(channels: dict[Any, Any]) -> dict[Any, Any]:
     return folded
 
 
-def name_list(what: str, *, spelling: Callable[[str], str] | None = None) -> BeforeValidator:
+def name_list(
+    what: str, *, spelling: Callable[[str], str] | None = None, empty_ok: bool = False
+) -> BeforeValidator:
     """A validator of a list of names (or one name): each stripped (and then spelled by
-    ``spelling``, such as `channel_key`), none empty, each once."""
+    ``spelling``, such as `channel_key`), none empty, each once; an empty list only when
+    ``empty_ok``."""
 
     def check(value: Any) -> Any:
         if isinstance(value, str):
@@ -184,7 +189,7 @@ def name_list(what: str, *, spelling: Callable[[str], str] | None = None) -> Bef
             names = [item.strip() if isinstance(item, str) else item for item in value]
             if spelling is not None:
                 names = [spelling(name) if isinstance(name, str) else name for name in names]
-            if not names:
+            if not names and not empty_ok:
                 raise ValueError(f"must name at least one {what}")
             for name in names:
                 if not isinstance(name, str):

@@ -123,7 +123,57 @@ _V3 = ("UPDATE deliveries SET channel = lower(channel) WHERE channel <> lower(ch
 # services that colour or rank by type show a failure as one. Older rows were sent as info.
 _V4 = ("ALTER TABLE deliveries ADD COLUMN notify_type TEXT NOT NULL DEFAULT 'info'",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# Version 5: alerts people act on (issue 9). `alerts` holds the alerts that do not go out at
+# once: held (quiet hours, the rest of a digest burst) with what the message will say, or
+# suppressed by a mute, kept so `history` shows them. `mutes` are the silences `mute` sets;
+# `digest_windows` each channel's current burst window. A delivery keeps its body in every
+# format its channel's services take (text, markdown, html). A run keeps when its samples last
+# moved and when it was reported stuck (and reminded), so stuck state survives a restart.
+_V5 = (
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER REFERENCES events (id) ON DELETE CASCADE,
+        run_id TEXT,
+        channel TEXT NOT NULL,
+        template TEXT,
+        payload TEXT NOT NULL,
+        notify_type TEXT NOT NULL DEFAULT 'info',
+        status TEXT NOT NULL CHECK (status IN ('held', 'released', 'suppressed')),
+        held_until TEXT,
+        why TEXT,
+        created_at TEXT NOT NULL,
+        delivery_id INTEGER REFERENCES deliveries (id) ON DELETE SET NULL
+    )
+    """,
+    "CREATE INDEX alerts_held ON alerts (held_until) WHERE status = 'held'",
+    "CREATE INDEX alerts_by_run ON alerts (run_id, created_at)",
+    """
+    CREATE TABLE mutes (
+        id TEXT PRIMARY KEY,
+        scope TEXT NOT NULL CHECK (scope IN ('spec', 'run', 'channel')),
+        pattern TEXT NOT NULL,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        until TEXT NOT NULL,
+        ended_at TEXT
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE digest_windows (
+        channel TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        sent INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "ALTER TABLE deliveries ADD COLUMN bodies TEXT",
+    "ALTER TABLE runs ADD COLUMN progress_at TEXT",
+    "ALTER TABLE runs ADD COLUMN stuck_since TEXT",
+    "ALTER TABLE runs ADD COLUMN stuck_notified_at TEXT",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 CURRENT_VERSION = len(MIGRATIONS)
 
 # The tables a file at each version must hold to be taken for a watcher state file.
@@ -132,6 +182,19 @@ TABLES: dict[int, frozenset[str]] = {
     2: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
     3: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
     4: frozenset({"meta", "runs", "events", "deliveries", "delivery_events", "delivery_attempts"}),
+    5: frozenset(
+        {
+            "meta",
+            "runs",
+            "events",
+            "deliveries",
+            "delivery_events",
+            "delivery_attempts",
+            "alerts",
+            "mutes",
+            "digest_windows",
+        }
+    ),
 }
 
 
