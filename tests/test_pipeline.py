@@ -11,46 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fakeapi import StatusApi, settings_for
 from watcher.api import DataframerClient
-from watcher.config import Settings, load_settings
+from watcher.config import Settings
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import Runtime, tick_policy
 from watcher.state import Store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def settings_for(tmp_path: Path, body: str, *, key: str = "key-123456") -> Settings:
-    """Settings from a YAML body, with the state file in tmp_path."""
-    config = tmp_path / "watcher.yaml"
-    config.write_text(f"state:\n  path: {tmp_path / 'w.db'}\n" + body)
-    return load_settings(config, environ={"DATAFRAMER_API_KEY": key})
-
-
-class FakeApi:
-    """Runs by id with a settable status; an optional hook runs during the next request."""
-
-    def __init__(self, **statuses: str) -> None:
-        self.statuses = dict(statuses)
-        self.during_next_request: Callable[[], None] | None = None
-        self.requests = 0
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        if self.during_next_request is not None:
-            hook, self.during_next_request = self.during_next_request, None
-            hook()
-        if request.headers["Authorization"] != "Bearer key-123456":
-            return httpx.Response(401, json={"detail": "Invalid API key."})
-        runs = [{"id": i, "status": s, "spec_name": "spec"} for i, s in self.statuses.items()]
-        if request.url.path == "/api/dataframer/runs/":
-            return httpx.Response(200, json=runs)
-        run_id = request.url.path.rstrip("/").rsplit("/", 1)[1]
-        if run_id not in self.statuses:
-            return httpx.Response(404, json={"detail": "Not found."})
-        return httpx.Response(
-            200, json={**runs[list(self.statuses).index(run_id)], "generated_files": []}
-        )
 
 
 def clock() -> Callable[[], datetime]:
@@ -59,7 +27,7 @@ def clock() -> Callable[[], datetime]:
     return lambda: next(times)
 
 
-def pipeline(settings: Settings, store: Store, api: FakeApi) -> Pipeline:
+def pipeline(settings: Settings, store: Store, api: StatusApi) -> Pipeline:
     client = DataframerClient(
         "http://api.test", "key-123456", transport=httpx.MockTransport(api.handler)
     )
@@ -75,7 +43,7 @@ def test_track_landing_mid_tick_alerts_once(tmp_path: Path) -> None:
     settings = settings_for(
         tmp_path, "track:\n  all: true\nchannels:\n  team: json://127.0.0.1:9/\n"
     )
-    api = FakeApi(X="PROCESSING")
+    api = StatusApi(X="PROCESSING")
     with Store.open(settings.state.path) as store:
         p = pipeline(settings, store, api)
         asyncio.run(p.tick())  # the baseline: X is PROCESSING
@@ -112,7 +80,7 @@ def test_wrong_key_is_caught_even_with_nothing_to_poll(tmp_path: Path) -> None:
     """No active run and no discovery: the start-up key check still meets the 401."""
     from watcher.errors import Unauthorized
 
-    api = FakeApi()
+    api = StatusApi()
 
     async def cycle(key: str) -> int:
         settings = settings_for(tmp_path, "", key=key)
@@ -133,7 +101,7 @@ def test_track_landing_during_the_redo_too_still_records_the_tick(tmp_path: Path
     settings = settings_for(
         tmp_path, "track:\n  runs: [X]\nchannels:\n  team: json://127.0.0.1:9/\n"
     )
-    api = FakeApi(X="SUCCEEDED")
+    api = StatusApi(X="SUCCEEDED")
     with Store.open(settings.state.path) as store, Store.open(settings.state.path) as cli:
         store.track(["X"], T0)
         p = pipeline(settings, store, api)
@@ -166,7 +134,7 @@ def test_a_burst_to_a_discord_channel_is_packed_into_messages_it_accepts(tmp_pat
         "delivery:\n  max_runs_per_message: 50\n",
     )
     ids = [f"run-{i:02d}" for i in range(30)]
-    api = FakeApi(**dict.fromkeys(ids, "PROCESSING"))
+    api = StatusApi(**dict.fromkeys(ids, "PROCESSING"))
     with Store.open(settings.state.path) as store:
         p = pipeline(settings, store, api)
         asyncio.run(p.tick())  # the baseline

@@ -5,6 +5,7 @@ fetch -> detect -> route -> record -> deliver -> ack; every stage speaks these t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -132,6 +133,39 @@ class Intent:
     hold_until: datetime | None = None
 
 
+class HoldReason(StrEnum):
+    """Why an alert waits."""
+
+    QUIET_HOURS = "quiet_hours"
+    DIGEST = "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A channel's current burst window, and how many alerts went out at once in it."""
+
+    started_at: datetime
+    ends_at: datetime
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An alert that waits until `until` (quiet hours' end, or its digest window's end)."""
+
+    intent: Intent
+    until: datetime
+    why: HoldReason
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """An alert a mute silenced."""
+
+    intent: Intent
+    mute_id: str
+
+
 MAX_TITLE_LENGTH = 80  # a title that shows whole as an email subject in most mail clients
 DEFAULT_BODY_LIMIT = 32_768  # apprise's own default body limit (json://, mailto://, ...)
 
@@ -164,6 +198,11 @@ class TickRecord:
     events: tuple[Event, ...]
     notifications: tuple[Notification, ...]
     baseline_done: bool = False  # set the "discovery baseline taken" flag
+    # Alerts that wait (quiet hours, the rest of a digest burst) or that a mute silenced, and
+    # the channels' digest windows as this tick left them (`watcher.hold`).
+    held: tuple[Held, ...] = ()
+    suppressed: tuple[Suppressed, ...] = ()
+    windows: Mapping[str, Window] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
-from watcher.events import Event, Intent
+from watcher.events import Event, Held, HoldReason, Intent, Suppressed, Window
 
 __all__ = [
     "Decision",
@@ -74,45 +74,12 @@ def silencing(mutes: Iterable[Mute], event: Event, channel: str, now: datetime) 
     return next((m for m in mutes if m.active(now) and m.matches(event, channel)), None)
 
 
-class HoldReason(StrEnum):
-    """Why an alert waits."""
-
-    QUIET_HOURS = "quiet_hours"
-    DIGEST = "digest"
-
-
 @dataclass(frozen=True, slots=True)
 class DigestPolicy:
     """Per channel: more than `threshold` alerts within `window` seconds go as one digest."""
 
     window: float
     threshold: int
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A channel's current burst window, and how many alerts went out at once in it."""
-
-    started_at: datetime
-    ends_at: datetime
-    sent: int
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """An alert that waits until `until` (quiet hours' end, or its digest window's end)."""
-
-    intent: Intent
-    until: datetime
-    why: HoldReason
-
-
-@dataclass(frozen=True, slots=True)
-class Suppressed:
-    """An alert a mute silenced."""
-
-    intent: Intent
-    mute_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,14 @@ import structlog
 from watcher.api import DataframerClient
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
-from watcher.events import Event, EventKind, MessageLimits, TickRecord
+from watcher.events import Event, EventKind, MessageLimits, Notification, TickRecord
 from watcher.fetch import enrich, is_active, observe
+from watcher.hold import Decision, DigestPolicy, hold, silencing
 from watcher.models import KNOWN_STATUSES
-from watcher.render import compose_messages
+from watcher.render import compose_digest, compose_messages
 from watcher.route import RouteRule, route
 from watcher.state import Store
+from watcher.state.alerts import HeldAlert, Release
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -43,6 +45,7 @@ class TickPolicy:
     track_all: bool
     max_runs_per_message: int
     limits: Mapping[str, MessageLimits] = field(default_factory=dict)
+    digest: DigestPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,20 @@ class Pipeline:
         detection = detect(snapshots, report.observation, now)
         events = await self._enriched(detection.events)
         intents = route(events, policy.routes, policy.channels)
-        notes = compose_messages(
+        decision = hold(
             events,
             intents,
-            max_runs_per_message=policy.max_runs_per_message,
+            mutes=self.store.mutes(now) if intents else (),
+            windows=self.store.digest_windows() if intents and policy.digest else {},
+            digest=policy.digest,
+            now=now,
+        )
+        notes = compose_messages(
+            events,
+            decision.now,
+            # Paced by a digest, the first alerts of a burst go one message each: the digest
+            # is what groups them.
+            max_runs_per_message=1 if policy.digest else policy.max_runs_per_message,
             limits=policy.limits,
         )
         self.store.record(
@@ -132,8 +145,12 @@ class Pipeline:
                 events=events,
                 notifications=tuple(notes),
                 baseline_done=baseline,
+                held=decision.held,
+                suppressed=decision.suppressed,
+                windows=decision.windows,
             )
         )
+        _log_decision(events, decision)
         channels_of: dict[int, list[str]] = {}
         for intent in intents:
             channels_of.setdefault(intent.event_index, []).append(intent.channel)
@@ -157,6 +174,39 @@ class Pipeline:
                 )
             ),
         )
+
+    def release(self) -> int:
+        """Send the held alerts whose wait is over (quiet hours ended, a digest window closed):
+        per channel (and template) one digest, queued in the outbox in one transaction; a mute
+        set meanwhile still silences them. Returns how many messages it queued."""
+        policy = self.policy
+        now = self.clock()
+        due = self.store.held_due(now)
+        if not due:
+            return 0
+        mutes = self.store.mutes(now)
+        suppressed: list[tuple[int, str]] = []
+        groups: dict[tuple[str, str | None], list[HeldAlert]] = {}
+        for alert in due:
+            mute = silencing(mutes, alert.event, alert.channel, now)
+            if mute is not None:
+                suppressed.append((alert.id, mute.id))
+            else:
+                groups.setdefault((alert.channel, alert.template), []).append(alert)
+        messages: list[tuple[Notification, list[int]]] = []
+        for (channel, _template), alerts in groups.items():
+            limits = policy.limits.get(channel, MessageLimits())
+            for note in compose_digest([a.event for a in alerts], channel, limits=limits):
+                messages.append((note, [alerts[i].id for i in note.event_indexes]))
+        self.store.release(now, Release(messages, suppressed))
+        log.info(
+            "held_released",
+            messages=len(messages),
+            alerts=sum(len(ids) for _, ids in messages),
+            suppressed=len(suppressed),
+            run_ids=[a.event.run_id for a in due],
+        )
+        return len(messages)
 
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         """Alerts get the run's detail read (generated files) once, when it just finished."""
@@ -184,3 +234,21 @@ def _log_event(event: Event, channels: list[str]) -> None:
         bound.info("run_finished", channels=channels)
     else:
         bound.info("run_" + event.kind.value)
+
+
+def _log_decision(events: tuple[Event, ...], decision: Decision) -> None:
+    for held in decision.held:
+        log.info(
+            "alert_held",
+            run_id=events[held.intent.event_index].run_id,
+            channel=held.intent.channel,
+            until=held.until.isoformat(),
+            why=str(held.why),
+        )
+    for quiet in decision.suppressed:
+        log.info(
+            "alert_suppressed",
+            run_id=events[quiet.intent.event_index].run_id,
+            channel=quiet.intent.channel,
+            mute=quiet.mute_id,
+        )

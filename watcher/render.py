@@ -230,6 +230,50 @@ def _pack(
     return groups
 
 
+def compose_digest(
+    events: Sequence[Event], channel: str, *, limits: MessageLimits = _NO_LIMITS
+) -> list[Notification]:
+    """Held alerts of one channel as digest messages (`event_indexes` index `events`): counts
+    per status, then each run by its full id, within the channel's limits. One alert alone
+    reads as the alert it is."""
+    if len(events) == 1:
+        title, body = render(events, limits)
+        return [Notification(channel, (0,), title, body, notify_type_for(events))]
+    lines = [_digest_line(event) for event in events]
+    groups: list[list[int]] = [[]]
+    size = 0
+    for index, line in enumerate(lines):
+        if groups[-1] and size + len(line) + 2 > limits.body - 200:  # room for the summary
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += len(line) + 2
+    notes: list[Notification] = []
+    for group in groups:
+        covered = [events[i] for i in group]
+        counts = Counter(event.alert_status or "GONE" for event in covered)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        title = shorten(f"Digest: {len(covered)} Dataframer runs: {summary}", limits.title)
+        head = f"{len(covered)} alerts held back (a burst, or quiet hours): {summary}"
+        body = _cut("\n\n".join([head, *(lines[i] for i in group)]), limits.body)
+        notes.append(Notification(channel, tuple(group), title, body, notify_type_for(covered)))
+    return notes
+
+
+def _digest_line(event: Event) -> str:
+    """One run in a digest: its status and spec, then its full id and transition."""
+    status = event.alert_status or "GONE"
+    symbol = _SYMBOL.get(status, "•")
+    duration = run_duration(event)
+    took = f" after {human_duration(duration)}" if duration is not None else ""
+    change = (
+        f"{event.from_status} → {event.to_status}"
+        if event.from_status and event.kind is EventKind.TRANSITION
+        else f"{event.to_status}"
+    )
+    return f"{symbol} {status}: {_spec(event.run)}{took}\nRun: {event.run_id}\nStatus: {change}"
+
+
 def sample_alert(channel: str) -> tuple[str, str]:
     """The title and body `test-notify` sends."""
     return (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from watcher.api import RUNS_PATH, DataframerClient
+from watcher.config import Settings, load_settings
 from watcher.events import Snapshot, Source
 
 BASE = "http://df.test"
@@ -121,3 +123,36 @@ def snapshot(
 def state(*snapshots: Snapshot) -> dict[str, Snapshot]:
     """The store's mapping of run id to snapshot."""
     return {s.run_id: s for s in snapshots}
+
+
+def settings_for(tmp_path: Path, body: str, *, key: str = "key-123456") -> Settings:
+    """Settings from a YAML body, with the state file in tmp_path."""
+    config = tmp_path / "watcher.yaml"
+    config.write_text(f"state:\n  path: {tmp_path / 'w.db'}\n" + body)
+    return load_settings(config, environ={"DATAFRAMER_API_KEY": key})
+
+
+class StatusApi:
+    """Runs by id with a settable status; an optional hook runs during the next request."""
+
+    def __init__(self, **statuses: str) -> None:
+        self.statuses = dict(statuses)
+        self.during_next_request: Callable[[], None] | None = None
+        self.requests = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.during_next_request is not None:
+            hook, self.during_next_request = self.during_next_request, None
+            hook()
+        if request.headers["Authorization"] != "Bearer key-123456":
+            return httpx.Response(401, json={"detail": "Invalid API key."})
+        runs = [{"id": i, "status": s, "spec_name": "spec"} for i, s in self.statuses.items()]
+        if request.url.path == "/api/dataframer/runs/":
+            return httpx.Response(200, json=runs)
+        run_id = request.url.path.rstrip("/").rsplit("/", 1)[1]
+        if run_id not in self.statuses:
+            return httpx.Response(404, json={"detail": "Not found."})
+        return httpx.Response(
+            200, json={**runs[list(self.statuses).index(run_id)], "generated_files": []}
+        )

@@ -225,6 +225,68 @@ def redeliver(state: CliState, channel: str | None) -> None:
             click.echo(line)
 
 
+@main.command()
+@click.option("--spec", default=None, metavar="GLOB", help="Runs whose spec name matches.")
+@click.option("--run", "run_id", default=None, metavar="RUN_ID", help="One run.")
+@click.option("--channel", default=None, metavar="NAME", help="Everything to one channel.")
+@click.option(
+    "--for", "duration", required=True, metavar="DURATION", help='How long: "30m", "8h", "2d".'
+)
+@click.option("--reason", default=None, help="Why, for `mutes` and `history`.")
+@click.pass_obj
+def mute(
+    state: CliState,
+    spec: str | None,
+    run_id: str | None,
+    channel: str | None,
+    duration: str,
+    reason: str | None,
+) -> None:
+    """Silence alerts for a while; prints the mute's id (for `unmute`).
+
+    Give exactly one of --spec, --run, --channel. A muted alert is recorded as suppressed
+    (`history` shows it), never sent; the running daemon applies the mute from its next poll.
+    """
+    from watcher.cli.muting import add_mute
+
+    with expected_errors():
+        made, line = add_mute(
+            state.load(send=False),
+            spec=spec,
+            run=run_id,
+            channel=channel,
+            duration=duration,
+            reason=reason,
+        )
+    click.echo(made.id)
+    click.echo(line, err=True)
+
+
+@main.command()
+@click.argument("mute_id", metavar="MUTE_ID")
+@click.pass_obj
+def unmute(state: CliState, mute_id: str) -> None:
+    """End a mute now (its id is what `mute` printed, or see `mutes`)."""
+    from watcher.cli.muting import end_mute
+
+    with expected_errors():
+        line = end_mute(state.load(send=False), mute_id)
+    click.echo(line)
+
+
+@main.command()
+@click.option("--all", "every", is_flag=True, help="Also the mutes that are over.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def mutes(state: CliState, every: bool, as_json: bool) -> None:
+    """The mutes in force: id, what they silence, until when, why."""
+    from watcher.cli.muting import mute_rows, mutes_text
+
+    with expected_errors():
+        rows = mute_rows(state.load(send=False), every=every)
+    click.echo(json.dumps(rows, indent=2) if as_json else mutes_text(rows))
+
+
 @main.command("check-config")
 @click.pass_obj
 def check_config(state: CliState) -> None:

@@ -167,6 +167,8 @@ def status_text(data: dict[str, Any]) -> str:
             parts = ", ".join(
                 f"{counts.get(k, 0)} {k}" for k in ("sent", "pending", "retrying", "dead")
             )
+            if counts.get("held"):
+                parts += f", {counts['held']} held (quiet hours or a digest)"
             note = " (no longer configured: its dead deliveries cannot be redelivered)"
             lines.append(f"  {channel}: {parts}{note if channel in removed else ''}")
     return "\n".join(lines)
@@ -181,6 +183,13 @@ def _entry(entry: HistoryEntry) -> dict[str, Any]:
             from_status=entry.from_status,
             to_status=entry.to_status,
             alert=entry.alert,
+        )
+    elif entry.kind == "alert":
+        data.update(
+            channel=entry.channel,
+            status=entry.status,
+            why=entry.why,
+            held_until=_iso(entry.held_until),
         )
     else:
         data.update(
@@ -217,6 +226,9 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
             lines.append(f"{at}  run {entry['run_ids'][0]}  {change}{flag}")
             continue
         runs = ", ".join(entry["run_ids"])
+        if entry["kind"] == "alert":
+            lines.append(f"{at}  alert to {entry['channel']}: {_alert_state(entry)}  runs: {runs}")
+            continue
         lines.append(
             f"{at}  delivery #{entry['id']} to {entry['channel']}: {entry['status']} "
             f"after {entry['attempts']} attempt(s)  runs: {runs}"
@@ -227,3 +239,14 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
         if entry["status"] == "dead" and entry["last_error"]:
             lines.append(f"    given up: {entry['last_error']}")
     return "\n".join(lines)
+
+
+def _alert_state(entry: dict[str, Any]) -> str:
+    """Why an alert did not go out as its own message, in words."""
+    if entry["status"] == "suppressed":
+        return f"suppressed by mute {entry['why']} (`dataframer-watcher mutes --all`)"
+    until = (entry["held_until"] or "")[:19].replace("T", " ")
+    why = {"quiet_hours": "quiet hours", "digest": "a burst: it goes in the digest"}.get(
+        entry["why"] or "", entry["why"] or "held"
+    )
+    return f"held until {until} UTC ({why})"

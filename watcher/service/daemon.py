@@ -265,6 +265,12 @@ class Daemon:
         if self.stopping.is_set() or not self._state_file_in_place():
             return
         self.monitor.beat()
+        try:
+            self.rt.pipeline.release()  # held alerts whose wait is over join the outbox
+        except StateError as exc:
+            # Once a minute at most: the file refusing writes is logged by the drains too.
+            level = log.warning if self.monitor.beats % 60 == 0 else log.debug
+            level("release_failed", error=str(exc))
         self.drains.kick()
 
     def _state_file_in_place(self) -> bool:

@@ -42,6 +42,7 @@ class Monitor:
         self.vitals = vitals
         self.metrics = metrics
         self.health: HealthServer | None = None
+        self.beats = 0  # one-second heartbeats since start
         self.last_tick: TickSummary | None = None
         self._outbox: dict[str, dict[str, int]] = {}
         self._watchdog_withheld = False
@@ -78,6 +79,7 @@ class Monitor:
     def beat(self) -> None:
         """The loop is alive (the one-second delivery job calls this)."""
         self.vitals.heartbeat = time.monotonic()
+        self.beats += 1
 
     def tick_started(self) -> None:
         """A tick begins: a tick that never ends makes the loop count as hung."""

@@ -23,6 +23,7 @@ from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
 from watcher.deliver.sender import Sender, message_limits
+from watcher.hold import DigestPolicy
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
 from watcher.state import Store
@@ -48,12 +49,14 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def tick_policy(settings: Settings) -> TickPolicy:
     """The frozen policy a tick decides with, from the settings."""
+    digest = settings.alerts.digest
     return TickPolicy(
         routes=tuple(settings.routes),
         channels=tuple(settings.channels),
         track_all=settings.track.all,
         max_runs_per_message=settings.delivery.max_runs_per_message,
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
+        digest=None if digest is None else DigestPolicy(digest.window, digest.threshold),
     )
 
 
@@ -164,6 +167,7 @@ class Runtime:
         tick = await self.pipeline.tick()
         await self.check_key_if_unused()
         log.info("tick", **tick.as_log())
+        self.pipeline.release()
         drained = await self.drain_all()
         return tick, drained
 

@@ -59,9 +59,10 @@ class AttemptEntry:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One line of `history`: a status change (kind "event") or an alert (kind "delivery")."""
+    """One line of `history`: a status change (kind "event"), a message (kind "delivery"), or
+    an alert that did not go out as one (kind "alert": held, or suppressed by a mute)."""
 
-    kind: Literal["event", "delivery"]
+    kind: Literal["event", "delivery", "alert"]
     id: int  # the event's or the delivery's id
     at: datetime  # when the event happened, or when the delivery was queued
     run_ids: tuple[str, ...]
@@ -76,6 +77,8 @@ class HistoryEntry:
     last_error: str | None = None
     finished_at: datetime | None = None  # when it was sent or given up
     attempt_log: tuple[AttemptEntry, ...] = ()
+    why: str | None = None  # an alert's: quiet_hours, digest, or the mute's id
+    held_until: datetime | None = None  # a held alert's release time
 
 
 _STATUS_ROWS = """
@@ -149,13 +152,19 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def delivery_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
-    """Per channel, how many deliveries are pending, retrying, sent and dead."""
+    """Per channel, how many deliveries are pending, retrying, sent and dead, and how many
+    alerts are held (`held`, present only when some are)."""
     counts: dict[str, dict[str, int]] = {}
     for channel, status, n in conn.execute(
         "SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status"
     ):
         per = counts.setdefault(channel, dict.fromkeys(_DELIVERY_STATES, 0))
         per[status] = n
+    # Alerts that wait (quiet hours, a digest burst) are queued for their channel too.
+    for channel, n in conn.execute(
+        "SELECT channel, COUNT(*) FROM alerts WHERE status = 'held' GROUP BY channel"
+    ):
+        counts.setdefault(channel, dict.fromkeys(_DELIVERY_STATES, 0))["held"] = n
     return counts
 
 
@@ -214,8 +223,27 @@ def history(
         )
         for row in deliveries
     ]
+    # Held and suppressed alerts (a released one is its delivery's): why they did not go out.
+    entries += [
+        HistoryEntry(
+            kind="alert",
+            id=row["id"],
+            at=dt(row["created_at"]),
+            run_ids=(row["run_id"],) if row["run_id"] else (),
+            channel=row["channel"],
+            status=row["status"],
+            why=row["why"],
+            held_until=dt_or_none(row["held_until"]),
+        )
+        for row in conn.execute(
+            "SELECT * FROM alerts WHERE status IN ('held', 'suppressed')"
+            " AND (? IS NULL OR run_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+            (run_id, run_id, limit),
+        )
+    ]
     # Newest first; at the same instant a delivery sorts above the event that caused it.
-    entries.sort(key=lambda e: (e.at, e.kind == "delivery", e.id), reverse=True)
+    rank = {"event": 0, "alert": 1, "delivery": 2}
+    entries.sort(key=lambda e: (e.at, rank[e.kind], e.id), reverse=True)
     return entries[:limit]
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from watcher.errors import StateConflict, StateError
 from watcher.events import Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Run, is_terminal
+from watcher.state.alerts import write_held, write_windows
 from watcher.state.timestamps import dt_or_none, ts, ts_or_none
 
 __all__ = ["load_snapshots", "prune", "set_meta", "write_tick"]
@@ -110,6 +111,10 @@ def write_tick(
             "INSERT INTO delivery_events (delivery_id, event_id) VALUES (?, ?)",
             ((cur.lastrowid, event_ids[i]) for i in indexes),
         )
+    if tick.held or tick.suppressed:
+        write_held(conn, tick.events, event_ids, tick.held, tick.suppressed, tick.at)
+    if tick.windows:
+        write_windows(conn, tick.windows)
     if tick.baseline_done:
         set_meta(conn, "discovery_baseline", at)
     set_meta(conn, "last_tick_at", at)

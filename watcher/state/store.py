@@ -33,6 +33,7 @@ import watcher.state.record as state_record
 from watcher.errors import StateConflict, StateError, StateReplaced
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, is_terminal
+from watcher.state.alerts import AlertBook
 from watcher.state.lock import DaemonLock
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
 from watcher.state.schema import open_connection, reason
@@ -52,7 +53,7 @@ class TrackResult(StrEnum):
     TO_ANNOUNCE = "tracked again; it finished without an alert and will be announced once"
 
 
-class Store:
+class Store(AlertBook):
     """The watcher's state file; open it with `Store.open(path)` and close it when done."""
 
     path: Path
