@@ -43,6 +43,8 @@ from watcher.service.drains import Drains
 from watcher.service.health import ListenError, Vitals
 from watcher.service.metrics import Metrics
 from watcher.service.monitor import Monitor
+from watcher.service.opswatch import EVERY as OPS_EVERY
+from watcher.service.opswatch import OpsWatch
 from watcher.service.reload import apply_reload
 from watcher.service.runtime import Runtime
 from watcher.service.sdnotify import Notifier, watchdog_interval
@@ -68,6 +70,7 @@ class Daemon:
         self._poll_idle = asyncio.Event()  # no poll job between its first step and its end
         self._poll_idle.set()
         self.drains = Drains(runtime, monitor)
+        self.ops = OpsWatch(runtime, monitor.vitals, started=datetime.now(UTC))
         self._background: set[asyncio.Task[None]] = set()
         self.tick_id = 0
         self._last_unauthorized_log = -UNAUTHORIZED_LOG_EVERY
@@ -160,6 +163,7 @@ class Daemon:
         add(self._deliver_job, "interval", seconds=1, id="deliver", next_run_time=now, **_JOB)
         later = now + timedelta(seconds=5)
         add(self._prune_job, "interval", hours=1, id="prune", next_run_time=later, **_JOB)
+        add(self._ops_job, "interval", seconds=OPS_EVERY, id="ops", next_run_time=later, **_JOB)
         every = watchdog_interval()
         if every is not None and self.notifier.enabled:
             add(self._watchdog_job, "interval", seconds=every, id="watchdog", **_JOB)
@@ -285,6 +289,15 @@ class Daemon:
             self.stop()
             return False
         return True
+
+    async def _ops_job(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            if self.ops.check():
+                self.drains.kick()
+        except StateError as exc:
+            log.debug("ops_check_failed", error=str(exc))  # the state file's woes are logged
 
     async def _watchdog_job(self) -> None:
         # A coroutine on purpose: APScheduler would run a plain function in a worker thread,

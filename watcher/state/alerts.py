@@ -239,6 +239,65 @@ def release(conn: sqlite3.Connection, now: datetime, plan: Release) -> list[int]
     return delivery_ids
 
 
+_OPS_PREFIX = "ops:"
+
+
+def ops_told(conn: sqlite3.Connection) -> dict[str, datetime]:
+    """Subjects already alerted as down (the API, channels), and since when they failed."""
+    rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE 'ops:%'").fetchall()
+    return {str(key).removeprefix(_OPS_PREFIX): dt(value) for key, value in rows}
+
+
+_FAILING = """
+SELECT d.channel, MIN(a.at), MAX(a.at) FROM delivery_attempts a
+JOIN deliveries d ON d.id = a.delivery_id
+WHERE a.ok = 0 AND a.at > COALESCE(
+    (SELECT MAX(a2.at) FROM delivery_attempts a2 JOIN deliveries d2 ON d2.id = a2.delivery_id
+     WHERE d2.channel = d.channel AND a2.ok = 1), '')
+GROUP BY d.channel
+"""
+
+
+def failing_channels(conn: sqlite3.Connection) -> dict[str, tuple[datetime, str | None]]:
+    """Per channel whose tries have failed since its last success: since when (its first
+    failure since) and the last failure's reason. From the attempts in the file, so it
+    survives restarts; a channel recovers only by taking a message."""
+    found: dict[str, tuple[datetime, str | None]] = {}
+    for channel, first, last in conn.execute(_FAILING).fetchall():
+        row = conn.execute(
+            "SELECT a.reason FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id"
+            " WHERE d.channel = ? AND a.at = ? AND a.ok = 0 ORDER BY a.id DESC LIMIT 1",
+            (channel, last),
+        ).fetchone()
+        found[channel] = (dt(first), None if row is None else row[0])
+    return found
+
+
+def queue_ops(
+    conn: sqlite3.Connection,
+    now: datetime,
+    messages: Sequence[Notification],
+    told: Mapping[str, datetime | None],
+) -> None:
+    """Queue ops messages and note what was told (None: a recovery, forget it), together."""
+    at = ts(now)
+    conn.executemany(
+        "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
+        " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        [(n.channel, n.title, n.body, str(n.notify_type), at, at) for n in messages],
+    )
+    for subject, since in told.items():
+        key = _OPS_PREFIX + subject
+        if since is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, ts(since)),
+            )
+
+
 class AlertBook:
     """The held alerts, mutes and digest windows of a `Store` (mixed into it)."""
 
@@ -277,3 +336,23 @@ class AlertBook:
         """Turn released alerts into deliveries in one transaction; the deliveries' ids."""
         with self._writing() as conn:
             return release(conn, now, plan)
+
+    def ops_told(self) -> dict[str, datetime]:
+        """Subjects already alerted as down, and since when they failed."""
+        with self._reading() as conn:
+            return ops_told(conn)
+
+    def failing_channels(self) -> dict[str, tuple[datetime, str | None]]:
+        """Per failing channel: since when, and its last error."""
+        with self._reading() as conn:
+            return failing_channels(conn)
+
+    def queue_ops(
+        self,
+        now: datetime,
+        messages: Sequence[Notification],
+        told: Mapping[str, datetime | None],
+    ) -> None:
+        """Queue ops messages and note what was told, in one transaction."""
+        with self._writing() as conn:
+            queue_ops(conn, now, messages, told)
