@@ -64,6 +64,7 @@ def known(
         first_seen=since,
         last_polled=since,
         run=run(run_id, status),
+        progress_at=since,
     )
     return replace(snapshot, **fields)
 
@@ -239,7 +240,12 @@ def test_transition_updates_the_snapshot() -> None:
     detection = detect(state, observed(new), at(7))
     (snapshot,) = detection.snapshots
     assert snapshot == replace(
-        state["a"], status="PROCESSING", status_since=at(7), last_polled=at(7), run=new
+        state["a"],
+        status="PROCESSING",
+        status_since=at(7),
+        last_polled=at(7),
+        run=new,
+        progress_at=at(7),
     )
     event = only_event(detection)
     assert (event.kind, event.alert, event.run) == (EventKind.TRANSITION, False, new)
@@ -281,13 +287,14 @@ def test_terminal_is_final(status: str, later: str | None) -> None:
 
 
 def test_unchanged_status_updates_the_snapshot_without_event() -> None:
-    """The same status again refreshes last_polled and the run data, keeps status_since."""
+    """The same status again refreshes last_polled and the run data, keeps status_since
+    (new samples are progress: progress_at moves)."""
     state = state_of(known("a", "PROCESSING", since=at(0), source=Source.EXPLICIT))
     newer = run("a", "PROCESSING", samples_completed=40, total_cost=1.5)
     detection = detect(state, observed(newer), at(3))
     assert detection.events == ()
     (snapshot,) = detection.snapshots
-    assert snapshot == replace(state["a"], last_polled=at(3), run=newer)
+    assert snapshot == replace(state["a"], last_polled=at(3), run=newer, progress_at=at(3))
     assert snapshot.status_since == snapshot.first_seen == at(0)
 
 

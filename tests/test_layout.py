@@ -17,7 +17,7 @@ import pytest
 from tests.support import ROOT
 
 PACKAGE = ROOT / "watcher"
-PURE_STAGES = ("watcher.detect", "watcher.route", "watcher.render")
+PURE_STAGES = ("watcher.detect", "watcher.stuck", "watcher.route", "watcher.render")
 # What a pure stage may import: its own values and the standard library's pure parts.
 IO_LIBRARIES = ("httpx", "apprise", "sqlite3", "socket", "apscheduler", "structlog", "asyncio")
 IMPURE_PACKAGES = ("watcher.state", "watcher.deliver", "watcher.service", "watcher.cli")

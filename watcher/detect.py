@@ -9,7 +9,10 @@ Rules (the brief's alert semantics):
 - a terminal status is final: later observations of that run are ignored, so a run alerts
   at most once whatever the API says afterwards;
 - unknown statuses are recorded like any other, never alerted;
-- a run the API confirmed gone (404) becomes `gone`, once.
+- a run the API confirmed gone (404) becomes `gone`, once;
+- every observed run's snapshot keeps when it last moved (`watcher.stuck.advance`), and the
+  final alert of a run once reported stuck says for how long (`Event.stuck_for`); which runs
+  are stuck is decided after detect (`watcher.stuck.candidates`, then a detail read).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import datetime
 
 from watcher.events import Detection, Event, EventKind, Observation, Snapshot, Source
 from watcher.models import Run, is_terminal
+from watcher.stuck import advance, stall_of
 
 
 def detect(previous: Mapping[str, Snapshot], observation: Observation, now: datetime) -> Detection:
@@ -35,8 +39,10 @@ def detect(previous: Mapping[str, Snapshot], observation: Observation, now: date
         if prev is not None and is_terminal(prev.status):
             continue  # finished runs are final and not polled again
         snapshot, event = _observe(prev, run, observation.baseline, now)
-        snapshots.append(snapshot)
+        snapshots.append(advance(prev, snapshot, now))
         if event is not None:
+            if event.alert and prev is not None:
+                event = replace(event, stuck_for=stall_of(prev, now))
             events.append(event)
     for run_id in sorted(observation.missing - seen):
         prev = previous.get(run_id)

@@ -22,7 +22,15 @@ class Source(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What the watcher last knew of one run; the row `detect` compares an observation against."""
+    """What the watcher last knew of one run; the row `detect` compares an observation against.
+
+    The stuck-run fields (`alerts.stuck`, see `watcher.stuck`): `progress_at` is when the run
+    last moved (first sight, a new status, a new `samples_completed`); `stuck_since` is when
+    the last stall the watcher reported began (the run's `progress_at` then), None if it was
+    never reported stuck; `stuck_notified_at` when that stall was last told (its STUCK alert or
+    latest reminder); `stuck_ended_at` when the run moved again, ending it (None while it goes
+    on). A reported stall stays on record after it ends, so the final alert can say it.
+    """
 
     run_id: str
     source: Source
@@ -33,6 +41,15 @@ class Snapshot:
     gone: bool = False
     muted: bool = False  # untracked by hand: kept so discovery does not announce it again
     run: Run | None = None
+    progress_at: datetime | None = None
+    stuck_since: datetime | None = None
+    stuck_notified_at: datetime | None = None
+    stuck_ended_at: datetime | None = None
+
+    @property
+    def stuck(self) -> bool:
+        """Reported stuck and not moved since: the stall (the episode) is still going on."""
+        return self.stuck_since is not None and self.stuck_ended_at is None
 
 
 class NotifyType(StrEnum):

@@ -1,7 +1,8 @@
 """fetch: the stage that turns one tick's requests into an Observation.
 
 Discovery reads the list once per tick; a few explicit runs are read one by one; a run that
-just finished is read in detail once (enrich). The client itself lives in watcher.api.
+just finished is read in detail once (enrich), and so is a run that looks stuck, before it is
+called stuck (reread). The client itself lives in watcher.api.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "enrich",
     "is_active",
     "observe",
+    "reread",
 ]
 
 log = structlog.get_logger("watcher.fetch")
@@ -43,6 +45,8 @@ class FetchReport:
     observation: Observation
     requests: int = 0
     run_errors: dict[str, ApiError] = field(default_factory=dict)
+    # The runs this tick read one by one: their observation already is a fresh detail read.
+    detailed: frozenset[str] = frozenset()
 
 
 def is_active(snapshot: Snapshot) -> bool:
@@ -93,6 +97,7 @@ async def observe(
         ),
         requests=client.requests - before,
         run_errors=errors,
+        detailed=frozenset(run.id for run in read),
     )
 
 
@@ -144,3 +149,25 @@ async def enrich(client: DataframerClient, runs: Iterable[Run]) -> dict[str, Run
         else:
             raise result
     return detailed
+
+
+async def reread(
+    client: DataframerClient, run_ids: Iterable[str]
+) -> tuple[dict[str, Run], dict[str, ApiError]]:
+    """Detail reads of runs that look stuck: the runs read, and the errors of the others.
+
+    Every failure is contained (a 404, a refused key, the API down): the caller postpones its
+    decision about that run to a later tick, and the tick goes on.
+    """
+    wanted = list(dict.fromkeys(run_ids))
+    results = await asyncio.gather(*(client.get_run(r) for r in wanted), return_exceptions=True)
+    runs: dict[str, Run] = {}
+    errors: dict[str, ApiError] = {}
+    for run_id, result in zip(wanted, results, strict=True):
+        if isinstance(result, Run):
+            runs[run_id] = result
+        elif isinstance(result, ApiError):
+            errors[run_id] = result
+        else:
+            raise result
+    return runs, errors

@@ -1,8 +1,10 @@
 """One poll tick, stage by stage: fetch -> detect -> route -> record.
 
 Delivery (deliver -> ack) drains the outbox separately, so a slow channel never delays polling.
-A tick decides with a frozen `TickPolicy` (routes, channel names, discovery, grouping), never
-with the whole settings; a config reload hands the pipeline a new one between two ticks.
+A tick decides with a frozen `TickPolicy` (routes, channel names, discovery, grouping, stuck
+runs), never with the whole settings; a config reload hands the pipeline a new one between two
+ticks. With `alerts.stuck`, the runs detect's snapshots show past a threshold are read again
+in detail after detect, and only those the read confirms unchanged get their STUCK alert.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import structlog
 from watcher.api import DataframerClient
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
-from watcher.events import Event, EventKind, MessageLimits, Notification, TickRecord
-from watcher.fetch import enrich, is_active, observe
+from watcher.events import Event, EventKind, MessageLimits, Notification, Snapshot, TickRecord
+from watcher.fetch import FetchReport, enrich, is_active, observe, reread
 from watcher.hold import Decision, DigestPolicy, hold, silencing
 from watcher.models import KNOWN_STATUSES
 from watcher.render import compose_digest, compose_messages
 from watcher.route import RouteRule, route
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
+from watcher.stuck import StuckRules, candidates, decide, stall_of
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -38,7 +41,8 @@ REDOS = 2
 class TickPolicy:
     """What a tick decides with: the routes in order, the configured channels' names, whether
     to discover every run (`track.all`), how many runs one message may group, and how long
-    each channel's titles and bodies may be (what its services accept)."""
+    each channel's titles and bodies may be (what its services accept), and when a run is
+    stuck (`alerts.stuck`; None: never)."""
 
     routes: tuple[RouteRule, ...]
     channels: tuple[str, ...]
@@ -46,6 +50,7 @@ class TickPolicy:
     max_runs_per_message: int
     limits: Mapping[str, MessageLimits] = field(default_factory=dict)
     digest: DigestPolicy | None = None
+    stuck: StuckRules | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class TickSummary:
     # New status -> how many runs changed to it ("GONE" for vanished runs); the baseline's
     # silent first sightings are an inventory, not changes, and are left out.
     transitions: dict[str, int] = dataclasses.field(default_factory=dict)
+    stuck: int = 0  # STUCK alerts this tick, reminders included (not transitions)
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
@@ -120,7 +126,8 @@ class Pipeline:
         for run_id, error in report.run_errors.items():
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
         detection = detect(snapshots, report.observation, now)
-        events = await self._enriched(detection.events)
+        written, stuck_events = await self._stuck(policy.stuck, detection.snapshots, report, now)
+        events = await self._enriched(detection.events) + stuck_events
         intents = route(events, policy.routes, policy.channels)
         decision = hold(
             events,
@@ -141,7 +148,7 @@ class Pipeline:
         self.store.record(
             TickRecord(
                 at=now,
-                snapshots=detection.snapshots,
+                snapshots=written,
                 events=events,
                 notifications=tuple(notes),
                 baseline_done=baseline,
@@ -156,6 +163,7 @@ class Pipeline:
             channels_of.setdefault(intent.event_index, []).append(intent.channel)
         for index, event in enumerate(events):
             _log_event(event, channels_of.get(index, []))
+        _log_unstuck(snapshots, written, now)
         return TickSummary(
             at=now,
             observed=len(report.observation.runs),
@@ -170,9 +178,11 @@ class Pipeline:
                 Counter(
                     "GONE" if e.kind is EventKind.GONE else str(e.to_status)
                     for e in events
-                    if not (baseline and e.kind is EventKind.FIRST_SEEN)
+                    if e.kind is not EventKind.STUCK
+                    and not (baseline and e.kind is EventKind.FIRST_SEEN)
                 )
             ),
+            stuck=len(stuck_events),
         )
 
     def release(self) -> int:
@@ -208,6 +218,29 @@ class Pipeline:
         )
         return len(messages)
 
+    async def _stuck(
+        self,
+        rules: StuckRules | None,
+        snapshots: tuple[Snapshot, ...],
+        report: FetchReport,
+        now: datetime,
+    ) -> tuple[tuple[Snapshot, ...], tuple[Event, ...]]:
+        """The snapshots to write and the STUCK alerts, after a detail read of each run that
+        looks stuck (a run this tick already read in detail is not read twice). A failed read
+        postpones that run's decision to a later tick."""
+        due = [] if rules is None else candidates(snapshots, now, rules)
+        if not due:
+            return snapshots, ()
+        observed = {run.id: run for run in report.observation.runs}
+        details = {s.run_id: observed[s.run_id] for s in due if s.run_id in report.detailed}
+        read, errors = await reread(self.client, (s.run_id for s in due if s.run_id not in details))
+        for run_id, error in errors.items():
+            log.warning("stuck_check_failed", run_id=run_id, error=str(error))
+        verdicts = decide(snapshots, due, {**details, **read}, now)
+        for run_id in verdicts.moved:
+            log.info("stuck_check_moved", run_id=run_id)
+        return verdicts.snapshots, verdicts.events
+
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         """Alerts get the run's detail read (generated files) once, when it just finished."""
         finished = [e.run for e in events if e.alert and e.run is not None]
@@ -226,7 +259,11 @@ class Pipeline:
 
 def _log_event(event: Event, channels: list[str]) -> None:
     bound = log.bind(run_id=event.run_id, from_status=event.from_status, to_status=event.to_status)
-    if event.kind is EventKind.GONE:
+    if event.stuck_for is not None:
+        bound = bound.bind(stuck_for=round(event.stuck_for, 3))
+    if event.kind is EventKind.STUCK:
+        bound.warning("run_stuck", reminder=event.reminder, channels=channels)
+    elif event.kind is EventKind.GONE:
         bound.warning("run_gone")
     elif event.to_status is not None and event.to_status not in KNOWN_STATUSES:
         bound.warning("unknown_status")
@@ -252,3 +289,13 @@ def _log_decision(events: tuple[Event, ...], decision: Decision) -> None:
             channel=quiet.intent.channel,
             mute=quiet.mute_id,
         )
+
+
+def _log_unstuck(
+    before: Mapping[str, Snapshot], after: tuple[Snapshot, ...], now: datetime
+) -> None:
+    """One line per run whose reported stall this tick's observation ended."""
+    for snapshot in after:
+        prev = before.get(snapshot.run_id)
+        if prev is not None and prev.stuck and not snapshot.stuck:
+            log.info("run_unstuck", run_id=snapshot.run_id, stuck_for=stall_of(snapshot, now))

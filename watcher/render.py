@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from watcher.events import (
     MAX_TITLE_LENGTH,
+    STUCK,
     Event,
     EventKind,
     Intent,
@@ -74,12 +75,14 @@ _NOTIFY_TYPE: dict[str, NotifyType] = {
     RunStatus.SUCCEEDED: NotifyType.SUCCESS,
     RunStatus.FAILED: NotifyType.FAILURE,
     RunStatus.CANCELED: NotifyType.WARNING,
+    STUCK: NotifyType.WARNING,
 }
 
 
 def notify_type_for(events: Sequence[Event]) -> NotifyType:
-    """SUCCEEDED is success, FAILED failure, CANCELED warning; several take the worst."""
-    types = [_NOTIFY_TYPE.get(event.to_status or "", NotifyType.INFO) for event in events]
+    """SUCCEEDED is success, FAILED failure, CANCELED and STUCK warning; several take the
+    worst."""
+    types = [_NOTIFY_TYPE.get(event.alert_status or "", NotifyType.INFO) for event in events]
     return max(types, key=lambda kind: kind.severity, default=NotifyType.INFO)
 
 

@@ -20,6 +20,7 @@ from watcher.service.metrics import PREFIX, Metrics
 from watcher.service.runtime import Runtime, open_sender, retry_policy, tick_policy
 from watcher.simulator import Simulator, mock_transport
 from watcher.state import Store
+from watcher.stuck import StuckRules
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -115,6 +116,14 @@ async def test_the_observer_hears_every_api_request_and_delivery_try(
     assert sample(PREFIX + "api_request_duration_seconds_count") == requests
     assert sample(PREFIX + "deliveries_total", {"channel": "hook", "outcome": "sent"}) == 1
     assert webhook.run_ids() == [run.id]
+
+
+def test_the_policy_carries_alerts_stuck_in_seconds_and_none_without_it(tmp_path: Path) -> None:
+    """`alerts.stuck` reaches the tick as StuckRules; without it the tick checks nothing."""
+    assert tick_policy(_settings(tmp_path)).stuck is None
+    stuck = {"pending_after": "30m", "repeat": "2h"}
+    policy = tick_policy(_settings(tmp_path, alerts={"stuck": stuck}))
+    assert policy.stuck == StuckRules(pending_after=1800.0, no_progress_after=None, repeat=7200.0)
 
 
 async def test_apply_hands_the_pipeline_a_new_frozen_policy(tmp_path: Path) -> None:

@@ -115,6 +115,37 @@ def test_snapshots_round_trip_with_the_run_json_and_its_extra_fields(path: Path)
     assert run.generated_files[0].model_extra == {"checksum": "abc"}
 
 
+def test_stuck_state_round_trips_and_survives_a_reopen(path: Path) -> None:
+    """progress_at and the reported stall (open, or ended) are written and read back as is."""
+    stalled = replace(
+        snap("run-1", "PENDING"), progress_at=at(1), stuck_since=at(1), stuck_notified_at=at(31)
+    )
+    ended = replace(
+        snap("run-2", "PROCESSING", samples_completed=4),
+        progress_at=at(50),
+        stuck_since=at(2),
+        stuck_notified_at=at(40),
+        stuck_ended_at=at(45),
+    )
+    with Store.open(path) as store:
+        store.record(tick(stalled, ended))
+        cached = store.snapshots()
+    with Store.open(path) as store:
+        reread = store.snapshots()
+    assert cached == reread == {"run-1": stalled, "run-2": ended}
+    assert reread["run-1"].stuck
+    assert not reread["run-2"].stuck
+
+
+def test_a_stuck_alert_does_not_count_as_the_runs_final_alert(store: Store) -> None:
+    """`track` re-announces a finished run nobody was told of; a STUCK alert told nobody that."""
+    pending = snap("run-1", "PENDING")
+    stuck = Event("run-1", EventKind.STUCK, "PENDING", "PENDING", NOW, alert=True, stuck_for=60.0)
+    store.record(tick(pending, events=(stuck,)))
+    row = store._db.execute("SELECT alerted_at FROM runs WHERE run_id = 'run-1'").fetchone()
+    assert row[0] is None
+
+
 def test_finished_runs_keep_their_data_in_the_file_not_in_memory(path: Path) -> None:
     """A finished run's snapshot carries no run data in the cache; the file still holds it."""
     done = snap(

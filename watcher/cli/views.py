@@ -222,6 +222,8 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
         at = entry["at"][:19].replace("T", " ")
         if entry["kind"] == "event":
             change = f"{entry['from_status'] or '(new)'} → {entry['to_status'] or 'GONE'}"
+            if entry["event"] == "stuck":  # its status did not change: it did not move
+                change = f"STUCK in {entry['to_status']}"
             flag = "  [alert]" if entry["alert"] else ""
             lines.append(f"{at}  run {entry['run_ids'][0]}  {change}{flag}")
             continue

@@ -27,6 +27,7 @@ from watcher.hold import DigestPolicy
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
 from watcher.state import Store
+from watcher.stuck import StuckRules
 
 log = structlog.get_logger("watcher.service.runtime")
 
@@ -57,7 +58,15 @@ def tick_policy(settings: Settings) -> TickPolicy:
         max_runs_per_message=settings.delivery.max_runs_per_message,
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
         digest=None if digest is None else DigestPolicy(digest.window, digest.threshold),
+        stuck=_stuck_rules(settings),
     )
+
+
+def _stuck_rules(settings: Settings) -> StuckRules | None:
+    stuck = settings.alerts.stuck
+    if stuck is None:
+        return None
+    return StuckRules(stuck.pending_after, stuck.no_progress_after, stuck.repeat)
 
 
 def open_sender(settings: Settings, *, threads: int | None = None) -> closing[Sender]:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from watcher.errors import StateConflict, StateError
-from watcher.events import Snapshot, Source, TickRecord
+from watcher.events import EventKind, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Run, is_terminal
 from watcher.state.alerts import write_held, write_windows
 from watcher.state.timestamps import dt_or_none, ts, ts_or_none
@@ -29,9 +29,9 @@ _NEW_TO_CALLER = -1  # revision of a run the caller's snapshots did not hold
 
 _UPSERT_RUN = """
 INSERT INTO runs (run_id, source, status, status_since, first_seen, last_polled, gone, muted,
-                  run_json)
+                  run_json, progress_at, stuck_since, stuck_notified_at, stuck_ended_at)
 VALUES (:run_id, :source, :status, :status_since, :first_seen, :last_polled, :gone, :muted,
-        :run_json)
+        :run_json, :progress_at, :stuck_since, :stuck_notified_at, :stuck_ended_at)
 ON CONFLICT (run_id) DO UPDATE SET
     source = CASE WHEN :rev = -1 THEN runs.source ELSE excluded.source END,
     status = excluded.status,
@@ -41,6 +41,10 @@ ON CONFLICT (run_id) DO UPDATE SET
     gone = excluded.gone,
     muted = excluded.muted,
     run_json = excluded.run_json,
+    progress_at = excluded.progress_at,
+    stuck_since = excluded.stuck_since,
+    stuck_notified_at = excluded.stuck_notified_at,
+    stuck_ended_at = excluded.stuck_ended_at,
     pruned_at = CASE WHEN excluded.run_json IS NULL THEN runs.pruned_at END
 -- Lost-update guard: overwrite only a row the caller read at its current revision (track and
 -- untrack bump it), or one that `track` created meanwhile and nobody has observed yet.
@@ -87,9 +91,10 @@ def write_tick(
             for eid, e in zip(event_ids, tick.events, strict=True)
         ),
     )
+    # alerted_at means "its final alert was decided" (`track` reads it): a STUCK alert is not.
     conn.executemany(
         "UPDATE runs SET alerted_at = COALESCE(alerted_at, ?) WHERE run_id = ?",
-        ((ts(e.at), e.run_id) for e in tick.events if e.alert),
+        ((ts(e.at), e.run_id) for e in tick.events if e.alert and e.kind is not EventKind.STUCK),
     )
     delivery_ids: list[int] = []
     for note in tick.notifications:
@@ -158,6 +163,10 @@ def _run_params(snap: Snapshot, revs: Mapping[str, int] | None) -> dict[str, Any
         "gone": int(snap.gone),
         "muted": int(snap.muted),
         "run_json": run_json,
+        "progress_at": ts_or_none(snap.progress_at),
+        "stuck_since": ts_or_none(snap.stuck_since),
+        "stuck_notified_at": ts_or_none(snap.stuck_notified_at),
+        "stuck_ended_at": ts_or_none(snap.stuck_ended_at),
         "rev": rev,
     }
 
@@ -241,6 +250,10 @@ def load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[
             gone=bool(row["gone"]),
             muted=bool(row["muted"]),
             run=run,
+            progress_at=dt_or_none(row["progress_at"]),
+            stuck_since=dt_or_none(row["stuck_since"]),
+            stuck_notified_at=dt_or_none(row["stuck_notified_at"]),
+            stuck_ended_at=dt_or_none(row["stuck_ended_at"]),
         )
         revs[row["run_id"]] = row["user_rev"]
     return snaps, revs

@@ -171,6 +171,8 @@ _V5 = (
     "ALTER TABLE runs ADD COLUMN progress_at TEXT",
     "ALTER TABLE runs ADD COLUMN stuck_since TEXT",
     "ALTER TABLE runs ADD COLUMN stuck_notified_at TEXT",
+    # When a reported stall ended (the run moved again): the final alert says how long it was.
+    "ALTER TABLE runs ADD COLUMN stuck_ended_at TEXT",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
