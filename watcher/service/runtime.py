@@ -19,6 +19,7 @@ import httpx
 import structlog
 
 from watcher.api import DataframerClient
+from watcher.assess import Thresholds
 from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
@@ -54,6 +55,10 @@ def tick_policy(settings: Settings) -> TickPolicy:
         track_all=settings.track.all,
         max_runs_per_message=settings.delivery.max_runs_per_message,
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
+        thresholds=Thresholds(
+            failure_rate_above=settings.alerts.failure_rate_above,
+            cost_above=settings.alerts.cost_above,
+        ),
     )
 
 
