@@ -88,7 +88,7 @@ def _alerts(runs: list[Run], channels: list[str]) -> TickRecord:
         )
         for run in done
     )
-    notes = compose_messages(events, route(events, [], channels), max_runs_per_message=1)
+    notes = compose_messages(events, route(events, [], channels, now=now), max_runs_per_message=1)
     return TickRecord(now, snapshots, events, tuple(notes))
 
 

@@ -76,7 +76,7 @@ def store_benchmarks(
     """Store.record of a baseline and of a steady tick; Store.snapshots() from a cold open."""
     now = utcnow()
     events = steady.events
-    notes = compose_messages(events, route(events, [], ["team"]), max_runs_per_message=20)
+    notes = compose_messages(events, route(events, [], ["team"], now=now), max_runs_per_message=20)
     baseline_record = TickRecord(now, base.snapshots, (), (), baseline_done=True)
     tick_record = TickRecord(now, steady.snapshots, events, tuple(notes))
 

@@ -12,30 +12,14 @@ half of a test is an expected failure, said so by name.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.support import DaemonProcess, WebhookSink, wait_for
-from watcher.config import Route
-from watcher.events import Event, EventKind, NotifyType
-from watcher.render import notify_type_for
-from watcher.route import channels_for
 from watcher.simulator import SimulatorServer
 
 EVERY = ["STUCK", "SUCCEEDED", "FAILED", "CANCELED"]
-
-
-def _stuck_alerts_ready(routes: list[dict[str, Any]]) -> str | None:
-    """Why a STUCK alert would not reach the hook as a `warning` yet (None: it would)."""
-    event = Event("r", EventKind.STUCK, "PENDING", "PENDING", datetime.now(UTC), alert=True)
-    rules = [Route.model_validate(route) for route in routes]
-    if channels_for(event, rules, ["hook"]) != ["hook"]:
-        return "watcher.route does not route STUCK yet (the routing part of issue 9)"
-    if notify_type_for([event]) is not NotifyType.WARNING:
-        return "render.notify_type_for does not make STUCK a warning yet (issue 9, item 2)"
-    return None
 
 
 def _config(write_config, simulator, webhook, routes, repeat: str) -> Any:
@@ -89,9 +73,6 @@ def test_a_run_pinned_pending_gets_one_stuck_alert_reminders_and_a_final_alert_s
     order = [e.get("event") for e in daemon.events() if e.get("run_id") == run.id]
     assert "run_stuck" not in order[order.index("run_finished") :]
 
-    why = _stuck_alerts_ready(routes)
-    if why is not None:
-        pytest.xfail(why)
     wait_for(lambda: len(webhook.run_ids()) >= len(stuck) + 1, what="every post")
     posts = [p for p in webhook.posts if run.id in p["message"]]
     assert [p["type"] for p in posts] == ["warning"] * len(stuck) + ["success"]
@@ -120,8 +101,5 @@ def test_a_daemon_restarted_mid_stall_sends_no_second_alert(
     (finished,) = _lines(second, "run_finished", run.id)
     assert finished["stuck_for"] > alert["stuck_for"]
 
-    why = _stuck_alerts_ready(routes)
-    if why is not None:
-        pytest.xfail(why)
     wait_for(lambda: len(webhook.run_ids()) >= 2, what="both posts")
     assert [p["type"] for p in webhook.posts] == ["warning", "failure"]

@@ -17,7 +17,15 @@ import pytest
 from tests.support import ROOT
 
 PACKAGE = ROOT / "watcher"
-PURE_STAGES = ("watcher.detect", "watcher.stuck", "watcher.route", "watcher.render")
+PURE_STAGES = (
+    "watcher.detect",
+    "watcher.stuck",
+    "watcher.assess",
+    "watcher.route",
+    "watcher.hold",
+    "watcher.render",
+    "watcher.ops",
+)
 # What a pure stage may import: its own values and the standard library's pure parts.
 IO_LIBRARIES = ("httpx", "apprise", "sqlite3", "socket", "apscheduler", "structlog", "asyncio")
 IMPURE_PACKAGES = ("watcher.state", "watcher.deliver", "watcher.service", "watcher.cli")
@@ -88,7 +96,7 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 @pytest.mark.parametrize("stage", PURE_STAGES)
 def test_pure_stages_import_no_io_and_nothing_around_the_pipeline(stage: str) -> None:
-    """detect, route and render import no I/O library and nothing from state, deliver,
+    """detect, assess, route and render import no I/O library and nothing from state, deliver,
     service or cli, directly or through what they import."""
     reached = {stage} | _reaches(stage)
     for module in reached:

@@ -132,3 +132,37 @@ def test_a_mute_set_while_alerts_wait_silences_them_at_release(tmp_path: Path) -
         suppressed = [e for e in store.history() if e.kind == "alert"]
         assert sorted(e.status for e in suppressed) == ["suppressed", "suppressed"]
         assert len(_bodies(store)) == 1  # only the one that went before the mute
+
+
+def test_quiet_hours_across_midnight_in_berlin_hold_until_seven_then_one_digest(
+    tmp_path: Path,
+) -> None:
+    """22:00-07:00 Europe/Berlin, at 23:30 local (22:30 UTC in December): two successes wait
+    until 07:00 local (06:00 UTC) and go as one digest; a failure on its own route before the
+    quiet one goes at once."""
+    api = StatusApi(A="PROCESSING", B="PROCESSING", F="PROCESSING")
+    clock = Clock()
+    clock.now = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
+    body = (
+        "track:\n  all: true\nchannels:\n  hook: json://127.0.0.1:9/\n"
+        "routes:\n"
+        "  - statuses: [FAILED]\n    channels: [hook]\n    stop: true\n"
+        "  - statuses: [SUCCEEDED]\n    channels: [hook]\n"
+        '    quiet_hours: {start: "22:00", end: "07:00", timezone: "Europe/Berlin"}\n'
+    )
+    pipeline, store = _pipeline(tmp_path, body, api, clock)
+    with store:
+        asyncio.run(pipeline.tick())  # the baseline
+        api.statuses.update(A="SUCCEEDED", B="SUCCEEDED", F="FAILED")
+        asyncio.run(pipeline.tick())
+        assert [_runs(b) for _, b in _bodies(store)] == [["F"]]
+        held = [e for e in store.history() if e.kind == "alert"]
+        seven = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+        assert {(e.status, e.why, e.held_until) for e in held} == {("held", "quiet_hours", seven)}
+        clock.now = seven - timedelta(seconds=1)
+        assert pipeline.release() == 0
+        clock.now = seven
+        assert pipeline.release() == 1
+        title, digest = _bodies(store)[-1]
+        assert sorted(_runs(digest)) == ["A", "B"]
+        assert title.startswith("Digest: 2 Dataframer runs: 2 SUCCEEDED")

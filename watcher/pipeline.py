@@ -1,4 +1,4 @@
-"""One poll tick, stage by stage: fetch -> detect -> route -> record.
+"""One poll tick, stage by stage: fetch -> detect -> assess -> route -> record.
 
 Delivery (deliver -> ack) drains the outbox separately, so a slow channel never delays polling.
 A tick decides with a frozen `TickPolicy` (routes, channel names, discovery, grouping, stuck
@@ -18,6 +18,7 @@ from datetime import datetime
 import structlog
 
 from watcher.api import DataframerClient
+from watcher.assess import Thresholds, assess_all
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, MessageLimits, Notification, Snapshot, TickRecord
@@ -40,15 +41,18 @@ REDOS = 2
 @dataclass(frozen=True, slots=True)
 class TickPolicy:
     """What a tick decides with: the routes in order, the configured channels' names, whether
-    to discover every run (`track.all`), how many runs one message may group, and how long
-    each channel's titles and bodies may be (what its services accept), and when a run is
-    stuck (`alerts.stuck`; None: never)."""
+    to discover every run (`track.all`), how many runs one message may group, how long
+    each channel's titles and bodies may be (what its services accept), the quality and
+    cost thresholds that flag an alert (`alerts.failure_rate_above`, `alerts.cost_above`),
+    how a channel's bursts are paced (`alerts.digest`), and when a run is stuck
+    (`alerts.stuck`; None: never)."""
 
     routes: tuple[RouteRule, ...]
     channels: tuple[str, ...]
     track_all: bool
     max_runs_per_message: int
     limits: Mapping[str, MessageLimits] = field(default_factory=dict)
+    thresholds: Thresholds = field(default_factory=Thresholds)
     digest: DigestPolicy | None = None
     stuck: StuckRules | None = None
 
@@ -127,8 +131,10 @@ class Pipeline:
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
         detection = detect(snapshots, report.observation, now)
         written, stuck_events = await self._stuck(policy.stuck, detection.snapshots, report, now)
-        events = await self._enriched(detection.events) + stuck_events
-        intents = route(events, policy.routes, policy.channels)
+        # Flags are set on the detail read's numbers, before routes match on them.
+        events = assess_all(await self._enriched(detection.events), policy.thresholds)
+        events += stuck_events
+        intents = route(events, policy.routes, policy.channels, now=now)
         decision = hold(
             events,
             intents,

@@ -261,6 +261,46 @@ def test_unrouted_channel_warns(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("alerts", "expected"),
+    [
+        (
+            "",
+            [
+                "routes[0].flags: no alert carries 'quality' or 'cost' since "
+                "alerts.failure_rate_above and alerts.cost_above are not set, so this route "
+                "matches no alert",
+                "routes[1].statuses: no STUCK alert is raised since alerts.stuck is not set",
+            ],
+        ),
+        (
+            "alerts:\n  cost_above: 100\n",
+            [
+                "routes[0].flags: no alert carries 'quality' since alerts.failure_rate_above "
+                "is not set",
+                "routes[1].statuses: no STUCK alert is raised since alerts.stuck is not set",
+            ],
+        ),
+        (
+            "alerts:\n  cost_above: 100\n  failure_rate_above: 0.05\n"
+            "  stuck:\n    pending_after: 30m\n",
+            [],
+        ),
+    ],
+)
+def test_routes_that_can_never_match_warn(tmp_path: Path, alerts: str, expected: list[str]) -> None:
+    """A route on a flag whose threshold is not set, or on STUCK without alerts.stuck, is
+    valid but takes nothing: said per route, and the route that can match nothing at all."""
+    path = tmp_path / "watcher.yaml"
+    path.write_text(
+        CAN_ALERT
+        + "routes:\n  - flags: [quality, cost]\n    channels: [team]\n"
+        + "  - statuses: [FAILED, STUCK]\n    channels: [team]\n"
+        + alerts
+    )
+    assert config_warnings(load_settings(path, environ={})) == expected
+
+
 def test_clean_config_has_no_warnings(config_path: Path) -> None:
     """The sample config (key in the environment, every channel routed) is clean."""
     assert config_warnings(load_settings(config_path, environ=ENVIRON)) == []

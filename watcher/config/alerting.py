@@ -29,6 +29,7 @@ __all__ = [
     "Route",
     "StuckConfig",
     "TemplateConfig",
+    "route_warnings",
 ]
 
 # The flags an assessment puts on an alert, that routes can match (`routes[].flags`).
@@ -194,3 +195,28 @@ class OpsConfig(Section):
     )
     api_down_after: Annotated[Duration, within(0, DAY, inclusive=False)] = 600.0
     channel_failing_after: Annotated[Duration, within(0, 7 * DAY, inclusive=False)] = HOUR
+
+
+# Which `alerts` key makes the assessment set each flag.
+_FLAG_SOURCE = {"quality": "failure_rate_above", "cost": "cost_above"}
+
+
+def route_warnings(routes: list[Route], alerts: AlertsConfig) -> list[str]:
+    """Routes that are valid but can never take what they name: a flag whose threshold is
+    not set (no alert ever carries it), STUCK without `alerts.stuck` (no run is ever stuck)."""
+    found: list[str] = []
+    for index, route in enumerate(routes):
+        flags = route.flags or []
+        dead = [flag for flag in flags if getattr(alerts, _FLAG_SOURCE[flag]) is None]
+        if dead:
+            keys = " and ".join(f"alerts.{_FLAG_SOURCE[flag]}" for flag in dead)
+            found.append(
+                f"routes[{index}].flags: no alert carries {' or '.join(map(repr, dead))} since "
+                f"{keys} {'is' if len(dead) == 1 else 'are'} not set"
+                + (", so this route matches no alert" if len(dead) == len(flags) else "")
+            )
+        if "STUCK" in route.statuses and alerts.stuck is None:
+            found.append(
+                f"routes[{index}].statuses: no STUCK alert is raised since alerts.stuck is not set"
+            )
+    return found

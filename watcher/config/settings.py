@@ -16,7 +16,13 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from watcher.config.alerting import AlertsConfig, OpsConfig, Route, TemplateConfig
+from watcher.config.alerting import (
+    AlertsConfig,
+    OpsConfig,
+    Route,
+    TemplateConfig,
+    route_warnings,
+)
 from watcher.config.channels import ChannelName, ChannelUrls, unsent_parameters
 from watcher.config.context import LoadContext, current_context, is_loading, loading
 from watcher.config.errors import ConfigError, reason
@@ -109,7 +115,8 @@ class Settings(NullMeansDefault, BaseSettings):
     @property
     def load_warnings(self) -> list[str]:
         """Advice found while loading: inline secrets, an api_key or api_key_file overridden
-        by the other, unused channels, no channel or nothing tracked
+        by the other, unused channels, routes that can never match (a flag or STUCK that
+        nothing configured raises), no channel or nothing tracked
         (`watcher.config.config_warnings` gives them to check-config and to `run`)."""
         return list(self._warnings)
 
@@ -186,6 +193,7 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
             for name in settings.channels
             if name not in routed
         )
+    found.extend(route_warnings(settings.routes, settings.alerts))
     if context.expand_channels:  # the URLs as apprise reads them (not ${VAR} placeholders)
         found.extend(_unsent_parameter_warnings(settings))
     found.extend(_reach_warnings(settings))

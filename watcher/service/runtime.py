@@ -19,6 +19,7 @@ import httpx
 import structlog
 
 from watcher.api import DataframerClient
+from watcher.assess import Thresholds
 from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
@@ -59,6 +60,10 @@ def tick_policy(settings: Settings) -> TickPolicy:
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
         digest=None if digest is None else DigestPolicy(digest.window, digest.threshold),
         stuck=_stuck_rules(settings),
+        thresholds=Thresholds(
+            failure_rate_above=settings.alerts.failure_rate_above,
+            cost_above=settings.alerts.cost_above,
+        ),
     )
 
 
