@@ -421,4 +421,29 @@ def test_message_limits_come_from_what_apprise_knows_of_each_service(
     urls: list[str], expected: MessageLimits
 ) -> None:
     """A channel's limits are the smallest of its URLs' (apprise's body_maxlen, title_maxlen)."""
-    assert message_limits(urls) == expected
+    found = message_limits(urls)
+    assert (found.title, found.body) == (expected.title, expected.body)
+
+
+@pytest.mark.parametrize(
+    ("urls", "formats"),
+    [
+        (["json://127.0.0.1/hook"], {"text"}),
+        (["slack://TokenA/TokenB/TokenC/#ml-runs"], {"text", "markdown"}),
+        (["mailto://127.0.0.1:2525?from=a@example.com&to=b@example.com"], {"text", "html"}),
+        (["tgram://123456789:abcdefg_hijklmnop/123"], {"text", "html"}),
+        # A URL's own format= wins over the service's default, as apprise decides it.
+        (["slack://TokenA/TokenB/TokenC/#ml-runs?format=text"], {"text"}),
+        (
+            ["json://127.0.0.1/hook?format=markdown", "mailto://127.0.0.1?from=a@example.com"],
+            {"text", "markdown", "html"},
+        ),
+        ([], {"text"}),
+    ],
+)
+def test_a_channel_takes_the_formats_its_services_take_best(
+    urls: list[str], formats: set[str]
+) -> None:
+    """Per URL the format apprise would resolve (the URL's format=, else the service's own
+    first), and text always: the bodies a message for that channel carries."""
+    assert message_limits(urls).formats == frozenset(formats)

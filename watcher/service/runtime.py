@@ -27,6 +27,7 @@ from watcher.hold import DigestPolicy
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
 from watcher.state import Store
+from watcher.templates import Templates
 
 log = structlog.get_logger("watcher.service.runtime")
 
@@ -57,6 +58,10 @@ def tick_policy(settings: Settings) -> TickPolicy:
         max_runs_per_message=settings.delivery.max_runs_per_message,
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
         digest=None if digest is None else DigestPolicy(digest.window, digest.threshold),
+        templates=Templates.build(
+            {name: t.model_dump() for name, t in settings.templates.items()},
+            settings.alerts.run_url,
+        ),
     )
 
 
