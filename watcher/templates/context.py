@@ -155,7 +155,7 @@ def _facts(event: Event, kind: str, duration: float | None, run_url: str | None)
     if run is not None:
         if run.samples_completed is not None or run.samples_failed is not None:
             done, failed = run.samples_completed or 0, run.samples_failed or 0
-            facts.append(("Samples", f"{done} completed, {failed} failed"))
+            facts.append(("Samples", f"{done:,} completed, {failed:,} failed"))
         if run.total_cost is not None:
             facts.append(("Cost", money(run.total_cost)))
         if run.created_by_email:

@@ -15,6 +15,7 @@ __all__ = [
     "FILTERS",
     "human_duration",
     "human_size",
+    "markdown_escape",
     "money",
     "percent",
     "shorten",
@@ -76,6 +77,18 @@ def utc_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str
     return moment.astimezone(UTC).strftime(fmt)
 
 
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]<>~|#")
+
+
+def markdown_escape(text: object) -> str:
+    """Text that Markdown shows as written: its markup characters backslash-escaped. A spec
+    named `*big*` stays in asterisks, and `<!here>` in a value cannot ping a Slack channel
+    (apprise turns an escaped `<` into Slack's `&lt;`)."""
+    if text is None:
+        return ""
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in str(text))
+
+
 def _duration_filter(seconds: float | None) -> str:
     return "" if seconds is None else human_duration(seconds)
 
@@ -91,4 +104,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
     "percent": percent,
     "utc": utc_time,
+    "md": markdown_escape,
 }
