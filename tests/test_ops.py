@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.events import NotifyType
-from watcher.ops import API, Health, OpsAlert, OpsPolicy, assess, message_for, targets
+from watcher.ops import API, Health, OpsAlert, OpsPolicy, assess, targets
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = OpsPolicy(("oncall", "team"), api_down_after=600, channel_failing_after=3600)
@@ -38,19 +37,6 @@ def test_a_failing_channel_is_told_to_the_others_never_to_itself() -> None:
     assert (alert.subject, alert.down, alert.error) == ("team", True, "Slack: HTTP 404")
     assert targets(alert, POLICY) == ["oncall"]
     assert targets(OpsAlert(API, True, NOW, NOW), POLICY) == ["oncall", "team"]
-
-
-def test_messages_say_what_fails_since_when_and_why() -> None:
-    """Failure is `failure`, recovery `success`; the body names the error and the duration."""
-    title, body, kind = message_for(OpsAlert(API, True, ago(720), NOW, "timed out"))
-    assert title == "🚨 dataframer-watcher: the Dataframer API is unreachable"
-    assert "since 2026-12-01 11:48:00 UTC (12m)" in body
-    assert "Last error: timed out" in body
-    assert kind is NotifyType.FAILURE
-    title, body, kind = message_for(OpsAlert("team", False, ago(7200), NOW))
-    assert title == "✅ dataframer-watcher: channel 'team' is delivering again"
-    assert "after 2h of failure" in body
-    assert kind is NotifyType.SUCCESS
 
 
 subjects = st.sampled_from([API, "team", "oncall", "mail"])

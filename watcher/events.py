@@ -185,25 +185,38 @@ class Suppressed:
 
 MAX_TITLE_LENGTH = 80  # a title that shows whole as an email subject in most mail clients
 DEFAULT_BODY_LIMIT = 32_768  # apprise's own default body limit (json://, mailto://, ...)
+# The body formats a message can carry (apprise's names): plain text always, Markdown for
+# Slack-like services, HTML for email.
+BODY_FORMATS: frozenset[str] = frozenset({"text", "markdown", "html"})
 
 
 @dataclass(frozen=True, slots=True)
 class MessageLimits:
-    """How long one channel's titles and bodies may be (the smallest its services accept)."""
+    """How long one channel's titles and bodies may be (the smallest its services accept),
+    and the body formats its services take (`watcher.deliver.sender.message_limits`)."""
 
     title: int = MAX_TITLE_LENGTH
     body: int = DEFAULT_BODY_LIMIT
+    formats: frozenset[str] = BODY_FORMATS
 
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """One message to one channel covering one or more alert events (indexes into events)."""
+    """One message to one channel covering one or more alert events (indexes into events).
+
+    `body` is plain text (what `history` shows, what every service can take); `bodies` the
+    body in each format the channel's services take (format -> body, `text` among them when
+    set), from which the sender picks per URL; `notes` what went wrong in a template while
+    composing it (a fallback to the built-in one, a name that rendered blank), to be logged.
+    """
 
     channel: str
     event_indexes: tuple[int, ...]
     title: str
     body: str
     notify_type: NotifyType = NotifyType.INFO
+    bodies: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +252,7 @@ class Delivery:
     delivered_to: frozenset[str] = field(default_factory=frozenset)
     run_ids: tuple[str, ...] = ()
     notify_type: NotifyType = NotifyType.INFO
+    bodies: Mapping[str, str] = field(default_factory=dict)  # format -> body, as composed
 
 
 @dataclass(frozen=True, slots=True)

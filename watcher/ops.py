@@ -4,20 +4,17 @@ From what the service knows (since when no poll has succeeded and why; since whe
 has failed and why) and what it already told (kept in the state file, so a restart neither
 repeats an alert nor forgets a recovery), `assess` decides the ops alerts to send now: one
 when the API has been unreachable for `api_down_after`, one when a channel has failed for
-`channel_failing_after`, and one for each recovery. `message_for` words them; an ops message
-never goes to a failing channel it is about.
+`channel_failing_after`, and one for each recovery. `watcher.render.compose_ops` words them;
+an ops message never goes to a failing channel it is about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from watcher.events import NotifyType
-from watcher.render import human_duration, shorten
-
-__all__ = ["API", "Health", "OpsAlert", "OpsPolicy", "assess", "message_for", "targets"]
+__all__ = ["API", "Health", "OpsAlert", "OpsPolicy", "assess", "targets"]
 
 API = "api"
 """The subject of an alert about the Dataframer API (a channel's subject is its name)."""
@@ -76,37 +73,3 @@ def assess(
 def targets(alert: OpsAlert, policy: OpsPolicy) -> list[str]:
     """The ops channels that hear of `alert`: never the channel it is about."""
     return [name for name in policy.channels if name != alert.subject]
-
-
-def _what(subject: str) -> str:
-    return "the Dataframer API" if subject == API else f"channel '{subject}'"
-
-
-def message_for(alert: OpsAlert) -> tuple[str, str, NotifyType]:
-    """Title, body and notify type of an ops alert (failure; success for a recovery)."""
-    what = _what(alert.subject)
-    since = alert.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    lasted = human_duration((alert.at - alert.since).total_seconds())
-    if alert.down:
-        problem = "unreachable" if alert.subject == API else "failing"
-        title = f"🚨 dataframer-watcher: {what} is {problem}"
-        lines = [
-            f"{what[0].upper()}{what[1:]} has been {problem} since {since} ({lasted}).",
-            f"Last error: {alert.error}" if alert.error else "Last error: unknown",
-            "Nothing is lost: "
-            + (
-                "polling goes on, backing off, and picks up every change once it answers."
-                if alert.subject == API
-                else "its alerts are retried, and go out once it takes them again."
-            ),
-            "You will hear once more when it recovers.",
-        ]
-        kind = NotifyType.FAILURE
-    else:
-        again = "reachable again" if alert.subject == API else "delivering again"
-        title = f"✅ dataframer-watcher: {what} is {again}"
-        lines = [
-            f"{what[0].upper()}{what[1:]} is {again}, after {lasted} of failure (since {since})."
-        ]
-        kind = NotifyType.SUCCESS
-    return shorten(title, 80), "\n".join(lines), kind

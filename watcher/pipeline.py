@@ -30,6 +30,7 @@ from watcher.route import RouteRule, route
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
 from watcher.stuck import StuckRules, candidates, decide, stall_of
+from watcher.templates import BUILTIN, Templates
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -55,6 +56,7 @@ class TickPolicy:
     thresholds: Thresholds = field(default_factory=Thresholds)
     digest: DigestPolicy | None = None
     stuck: StuckRules | None = None
+    templates: Templates = BUILTIN
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,9 @@ class Pipeline:
             # is what groups them.
             max_runs_per_message=1 if policy.digest else policy.max_runs_per_message,
             limits=policy.limits,
+            templates=policy.templates,
         )
+        _log_notes(notes)
         self.store.record(
             TickRecord(
                 at=now,
@@ -210,9 +214,17 @@ class Pipeline:
             else:
                 groups.setdefault((alert.channel, alert.template), []).append(alert)
         messages: list[tuple[Notification, list[int]]] = []
-        for (channel, _template), alerts in groups.items():
+        for (channel, template), alerts in groups.items():
             limits = policy.limits.get(channel, MessageLimits())
-            for note in compose_digest([a.event for a in alerts], channel, limits=limits):
+            digests = compose_digest(
+                [a.event for a in alerts],
+                channel,
+                limits=limits,
+                templates=policy.templates,
+                template=template,
+            )
+            _log_notes(digests)
+            for note in digests:
                 messages.append((note, [alerts[i].id for i in note.event_indexes]))
         self.store.release(now, Release(messages, suppressed))
         log.info(
@@ -277,6 +289,13 @@ def _log_event(event: Event, channels: list[str]) -> None:
         bound.info("run_finished", channels=channels)
     else:
         bound.info("run_" + event.kind.value)
+
+
+def _log_notes(notes: list[Notification]) -> None:
+    """A template that fell back to the built-in one, or named a value that is not there."""
+    for note in notes:
+        for problem in note.notes:
+            log.warning("template_problem", channel=note.channel, problem=problem)
 
 
 def _log_decision(events: tuple[Event, ...], decision: Decision) -> None:

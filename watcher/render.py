@@ -1,17 +1,22 @@
-"""Alert text: pure functions from events to a title and a body.
+"""render: pure functions from alert events to messages, through the templates.
 
-Every run is named by its full id, because people paste it into the API or the UI.
+A message has one title and a body in each format its channel's services take (text always;
+Markdown for Slack-like services; HTML for email): `MessageLimits.formats`. One alert renders
+through its route's template (`templates.NAME`), else the built-in ones
+(`watcher/templates/builtin/`); several alerts in one message (`group`: a poll in which several
+runs finished; `digest`: alerts that were held back) use the built-in layouts, each run headed
+by its template's title. Every run is named by its full id, because people paste it into the
+API or the UI. A template that fails to render never costs the alert: that part falls back to
+the built-in one, and the message's `notes` say why.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from typing import Any
 
 from watcher.events import (
     MAX_TITLE_LENGTH,
-    STUCK,
     Event,
     EventKind,
     Intent,
@@ -19,176 +24,179 @@ from watcher.events import (
     Notification,
     NotifyType,
 )
-from watcher.models import Run, RunStatus
+from watcher.ops import API, OpsAlert
+from watcher.templates import (
+    BUILTIN,
+    TEXT,
+    NamedTemplate,
+    Templates,
+    builtin,
+    render_template,
+)
+from watcher.templates.bodies import Rendered, bodies_for, render_part
+from watcher.templates.context import (
+    KIND_WORDS,
+    MAX_FILES_LISTED,
+    NOTIFY_TYPES,
+    alert_fields,
+    job_kind,
+    mark_of,
+    run_duration,
+    spec_label,
+    status_counts,
+)
+from watcher.templates.helpers import human_duration, human_size, shorten, utc_time
 
-MAX_FILES_LISTED = 10
-_SYMBOL: dict[str, str] = {
-    RunStatus.SUCCEEDED: "✅",
-    RunStatus.FAILED: "❌",
-    RunStatus.CANCELED: "⛔",
-}
+__all__ = [
+    "MAX_FILES_LISTED",
+    "MAX_TITLE_LENGTH",
+    "Rendered",
+    "body_for",
+    "compose_digest",
+    "compose_messages",
+    "compose_ops",
+    "human_duration",
+    "human_size",
+    "notify_type_for",
+    "render",
+    "render_message",
+    "run_duration",
+    "shorten",
+    "title_for",
+]
 
-
-def human_duration(seconds: float) -> str:
-    """A short, readable duration: 45s, 12m 5s, 3h 2m, 2d 4h."""
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{value}{unit}" for value, unit in parts if value]
-    return " ".join(shown[:2]) if shown else "0s"
-
-
-def human_size(size: int) -> str:
-    """Bytes as B, KB, MB, GB (decimal units, one decimal)."""
-    if size < 1000:
-        return f"{size} B"
-    value = size / 1000
-    for unit in ("KB", "MB"):
-        if round(value, 1) < 1000:
-            return f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def run_duration(event: Event) -> float | None:
-    """Seconds from creation to completion when the API says both, else None."""
-    run = event.run
-    if run is None or run.created_at is None:
-        return None
-    end = run.completed_at or event.at
-    return (end - run.created_at).total_seconds()
-
-
-def _spec(run: Run | None) -> str:
-    if run is None or not run.spec_name:
-        return "unknown spec"
-    return f"{run.spec_name} v{run.spec_version}" if run.spec_version is not None else run.spec_name
-
-
-_NOTIFY_TYPE: dict[str, NotifyType] = {
-    RunStatus.SUCCEEDED: NotifyType.SUCCESS,
-    RunStatus.FAILED: NotifyType.FAILURE,
-    RunStatus.CANCELED: NotifyType.WARNING,
-    STUCK: NotifyType.WARNING,
-}
+_NO_LIMITS = MessageLimits()
 
 
 def notify_type_for(events: Sequence[Event]) -> NotifyType:
     """SUCCEEDED is success, FAILED failure, CANCELED and STUCK warning; several take the
     worst."""
-    types = [_NOTIFY_TYPE.get(event.alert_status or "", NotifyType.INFO) for event in events]
+    types = [NotifyType(NOTIFY_TYPES.get(e.alert_status or "", "info")) for e in events]
     return max(types, key=lambda kind: kind.severity, default=NotifyType.INFO)
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, an ellipsis marking the cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)] + "…" if limit > 0 else ""
 
 
 def title_for(event: Event, limit: int = MAX_TITLE_LENGTH) -> str:
     """`✅ Dataframer run SUCCEEDED: invoice-extraction v3`, the spec shortened to fit `limit`
-    (the body names it in full)."""
-    status = event.to_status or "GONE"
-    symbol = _SYMBOL.get(status, "•")
-    prefix = f"{symbol} Dataframer run {status}: "
+    (the body names it in full); a flagged alert names its flags, a stuck one says STUCK."""
+    status = event.alert_status or "GONE"
+    kind = KIND_WORDS.get(job_kind(event), "run")
+    still = "still " if event.kind is EventKind.STUCK and event.reminder else ""
+    flags = f" ({', '.join(event.flags)})" if event.flags else ""
+    prefix = f"{mark_of(status)} Dataframer {kind} {still}{status}{flags}: "
     room = limit - len(prefix)
     if room < 8:  # a service with tiny titles: the whole title is cut instead
-        return shorten(prefix + _spec(event.run), limit)
-    return prefix + shorten(_spec(event.run), room)
+        return shorten(prefix + spec_label(event.run), limit)
+    return prefix + shorten(spec_label(event.run), room)
 
 
 def body_for(event: Event) -> str:
-    """Every fact someone needs to act on one finished run, one per line."""
-    run = event.run
-    transition = (
-        f"{event.to_status} (already finished when first seen)"
-        if event.kind is EventKind.FIRST_SEEN or event.from_status is None
-        else f"{event.from_status} → {event.to_status}"
-    )
-    lines = [f"Run: {event.run_id}", f"Spec: {_spec(run)}", f"Status: {transition}"]
-    duration = run_duration(event)
-    if duration is not None:
-        lines.append(f"Duration: {human_duration(duration)}")
-    if run is not None:
-        if run.samples_completed is not None or run.samples_failed is not None:
-            lines.append(
-                f"Samples: {run.samples_completed or 0} completed, {run.samples_failed or 0} failed"
-            )
-        if run.total_cost is not None:
-            lines.append(f"Cost: ${run.total_cost:,.2f}")
-        if run.created_by_email:
-            lines.append(f"Created by: {run.created_by_email}")
-        if run.dataset_name:
-            lines.append(f"Dataset: {run.dataset_name}")
-        if run.created_at is not None:
-            lines.append(f"Created: {_utc(run.created_at)}")
-        if run.completed_at is not None:
-            lines.append(f"Completed: {_utc(run.completed_at)}")
-        lines.extend(_files(run))
-    return "\n".join(lines)
-
-
-def _files(run: Run) -> list[str]:
-    files = run.generated_files or []
-    if not files:
-        return []
-    lines = [f"Generated files ({len(files)}):"]
-    for item in files[:MAX_FILES_LISTED]:
-        detail = ", ".join(
-            part
-            for part in (
-                item.file_type,
-                human_size(item.size_bytes) if item.size_bytes is not None else None,
-            )
-            if part
-        )
-        name = item.path or item.id or "(unnamed)"
-        lines.append(f"  - {name} ({detail})" if detail else f"  - {name}")
-    if len(files) > MAX_FILES_LISTED:
-        lines.append(f"  … and {len(files) - MAX_FILES_LISTED} more")
-    return lines
-
-
-_NO_LIMITS = MessageLimits()
+    """The built-in plain-text body of one alert: every fact, one per line, the id first."""
+    fields = alert_fields(event)
+    text, _ = render_template(builtin("alert", TEXT), {**fields, "alert": fields})
+    return text
 
 
 def render(events: Sequence[Event], limits: MessageLimits = _NO_LIMITS) -> tuple[str, str]:
-    """Title and body of one message covering one or more alert events, within `limits`.
+    """Title and plain-text body of one message covering `events`, with the built-in
+    templates, within `limits`."""
+    rendered = render_message(events, limits)
+    return rendered.title, rendered.body
 
-    A body too long even for one run is cut, keeping its first lines (the run's full id first).
+
+def render_message(
+    events: Sequence[Event],
+    limits: MessageLimits = _NO_LIMITS,
+    *,
+    templates: Templates = BUILTIN,
+    template: str | None = None,
+    channel: str | None = None,
+    test: bool = False,
+) -> Rendered:
+    """The message covering `events` (one alert, or several in the `group` layout) for a
+    channel with `limits`, through `template` (a name in `templates`; None: built-in).
+
+    A body too long for the channel is cut, keeping its first lines (the run's full id
+    first); an HTML body that does not fit is left out (the sender sends the text one).
     """
-    if len(events) == 1:
-        title, body = title_for(events[0], limits.title), body_for(events[0])
+    chosen = templates.get(template)
+    notes: list[str] = []
+    alerts = [_fields(e, templates, chosen, limits, notes) for e in events]
+    base = {"channel": channel, "test": test}
+    if len(alerts) == 1:
+        alert = alerts[0]
+        title = alert["title"]
+        context = {**base, **alert, "alert": alert}
+        bodies = bodies_for("alert", context, chosen, limits, notes)
     else:
-        counts = Counter(event.to_status or "GONE" for event in events)
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        title = shorten(f"{len(events)} Dataframer runs finished: {summary}", limits.title)
-        body = "\n\n".join(_block(event) for event in events)
-    return title, _cut(body, limits.body)
+        summary = ", ".join(f"{n} {status}" for status, n in status_counts(events))
+        finished = all(e.kind is not EventKind.STUCK for e in events)
+        noun = "Dataframer runs finished" if finished else "Dataframer alerts"
+        title = shorten(f"{len(events)} {noun}: {summary}", limits.title)
+        context = _many(base, alerts, events, title, summary)
+        bodies = bodies_for("group", context, None, limits, notes)
+    return Rendered(_test_title(title, limits, test), bodies, tuple(dict.fromkeys(notes)))
 
 
-def _block(event: Event) -> str:
-    """One run's part of a message covering several."""
-    return f"{title_for(event)}\n{body_for(event)}"
+def _test_title(title: str, limits: MessageLimits, test: bool) -> str:
+    return shorten(f"[test] {title}", limits.title) if test else title
 
 
-_CUT_NOTE = "\n… (cut to fit the channel; `dataframer-watcher history RUN_ID` has it all)"
+def _many(
+    base: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    events: Sequence[Event],
+    title: str,
+    summary: str,
+) -> dict[str, Any]:
+    return {
+        **base,
+        "alerts": alerts,
+        "counts": status_counts(events),
+        "summary": summary,
+        "total": len(alerts),
+        "title": title,
+        "notify_type": str(notify_type_for(events)),
+    }
 
 
-def _cut(body: str, limit: int) -> str:
-    if len(body) <= limit:
-        return body
-    room = max(0, limit - len(_CUT_NOTE))
-    kept = body[:room].rsplit("\n", 1)[0] if "\n" in body[:room] else body[:room]
-    return (kept + _CUT_NOTE)[:limit]
+def _fields(
+    event: Event,
+    templates: Templates,
+    chosen: NamedTemplate | None,
+    limits: MessageLimits,
+    notes: list[str],
+) -> dict[str, Any]:
+    """One alert's variables, its link rendered, its title (the template's, or built-in)."""
+    fields = alert_fields(event)
+    if templates.run_url is not None:
+        url = render_part(templates.run_url, fields, "alerts.run_url", notes)
+        if url:
+            fields = alert_fields(event, run_url=url)
+    mine = None
+    if chosen is not None and chosen.title is not None:
+        mine = render_part(chosen.title, fields, f"templates.{chosen.name}.title", notes)
+    duration = fields["duration"]
+    took = f" after {duration}" if duration and not fields["stuck"] else ""
+    if mine and mine.strip():  # a title is one line: a template's newlines are spaces
+        fields["title"] = fields["headline"] = shorten(" ".join(mine.split()), limits.title)
+    else:
+        fields["title"] = title_for(event, limits.title)
+        fields["headline"] = f"{fields['mark']} {fields['status']}: {fields['spec']}{took}"
+    return fields
+
+
+def _note(
+    channel: str, event_indexes: tuple[int, ...], rendered: Rendered, kind: NotifyType
+) -> Notification:
+    return Notification(
+        channel,
+        event_indexes,
+        rendered.title,
+        rendered.body,
+        kind,
+        bodies=dict(rendered.bodies),
+        notes=rendered.notes,
+    )
 
 
 def compose_messages(
@@ -197,19 +205,23 @@ def compose_messages(
     *,
     max_runs_per_message: int,
     limits: Mapping[str, MessageLimits] | None = None,
+    templates: Templates = BUILTIN,
 ) -> list[Notification]:
-    """Group one tick's intents per channel into messages of at most max_runs_per_message runs,
-    each within its channel's limits (a run that would overflow the body starts a new message)."""
-    per_channel: dict[str, list[int]] = {}
+    """Group one tick's intents per channel and template into messages of at most
+    `max_runs_per_message` runs, each within its channel's limits (a run that would overflow
+    the body starts a new message)."""
+    groups: dict[tuple[str, str | None], list[int]] = {}
     for intent in intents:
-        per_channel.setdefault(intent.channel, []).append(intent.event_index)
+        groups.setdefault((intent.channel, intent.template), []).append(intent.event_index)
     result: list[Notification] = []
-    for channel, indexes in per_channel.items():
+    for (channel, template), indexes in groups.items():
         channel_limits = (limits or {}).get(channel, _NO_LIMITS)
         for chunk in _pack(events, indexes, max_runs_per_message, channel_limits.body):
             covered = [events[i] for i in chunk]
-            title, body = render(covered, channel_limits)
-            result.append(Notification(channel, chunk, title, body, notify_type_for(covered)))
+            rendered = render_message(
+                covered, channel_limits, templates=templates, template=template, channel=channel
+            )
+            result.append(_note(channel, chunk, rendered, notify_type_for(covered)))
     return result
 
 
@@ -221,7 +233,7 @@ def _pack(
     current: list[int] = []
     size = 0
     for index in indexes:
-        block = len(_block(events[index]))
+        block = len(title_for(events[index])) + 1 + len(body_for(events[index]))
         grown = size + block + (2 if current else 0)
         if current and (len(current) == max_runs or grown > body_limit):
             groups.append(tuple(current))
@@ -234,52 +246,92 @@ def _pack(
 
 
 def compose_digest(
-    events: Sequence[Event], channel: str, *, limits: MessageLimits = _NO_LIMITS
+    events: Sequence[Event],
+    channel: str,
+    *,
+    limits: MessageLimits = _NO_LIMITS,
+    templates: Templates = BUILTIN,
+    template: str | None = None,
 ) -> list[Notification]:
-    """Held alerts of one channel as digest messages (`event_indexes` index `events`): counts
-    per status, then each run by its full id, within the channel's limits. One alert alone
-    reads as the alert it is."""
+    """Held alerts of one channel (and route template) as digest messages: counts per status,
+    then each run by its full id, within the channel's limits; `event_indexes` index
+    `events`. One alert alone reads as the alert it is (through `template`)."""
     if len(events) == 1:
-        title, body = render(events, limits)
-        return [Notification(channel, (0,), title, body, notify_type_for(events))]
-    lines = [_digest_line(event) for event in events]
+        rendered = render_message(
+            events, limits, templates=templates, template=template, channel=channel
+        )
+        return [_note(channel, (0,), rendered, notify_type_for(events))]
+    notes: list[str] = []
+    chosen = templates.get(template)
+    alerts = [_fields(e, templates, chosen, limits, notes) for e in events]
+    sizes = [len(a["headline"]) + len(a["run_id"]) + len(a["transition"]) + 40 for a in alerts]
     groups: list[list[int]] = [[]]
     size = 0
-    for index, line in enumerate(lines):
-        if groups[-1] and size + len(line) + 2 > limits.body - 200:  # room for the summary
+    for index, line in enumerate(sizes):
+        if groups[-1] and size + line > limits.body - 200:  # room for the summary
             groups.append([])
             size = 0
         groups[-1].append(index)
-        size += len(line) + 2
-    notes: list[Notification] = []
+        size += line
+    result: list[Notification] = []
     for group in groups:
         covered = [events[i] for i in group]
-        counts = Counter(event.alert_status or "GONE" for event in covered)
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        summary = ", ".join(f"{n} {status}" for status, n in status_counts(covered))
         title = shorten(f"Digest: {len(covered)} Dataframer runs: {summary}", limits.title)
-        head = f"{len(covered)} alerts held back (a burst, or quiet hours): {summary}"
-        body = _cut("\n\n".join([head, *(lines[i] for i in group)]), limits.body)
-        notes.append(Notification(channel, tuple(group), title, body, notify_type_for(covered)))
-    return notes
+        context = _many(
+            {"channel": channel, "test": False}, [alerts[i] for i in group], covered, title, summary
+        )
+        bodies = bodies_for("digest", context, None, limits, notes)
+        rendered = Rendered(title, bodies, tuple(dict.fromkeys(notes)))
+        result.append(_note(channel, tuple(group), rendered, notify_type_for(covered)))
+    return result
 
 
-def _digest_line(event: Event) -> str:
-    """One run in a digest: its status and spec, then its full id and transition."""
-    status = event.alert_status or "GONE"
-    symbol = _SYMBOL.get(status, "•")
-    duration = run_duration(event)
-    took = f" after {human_duration(duration)}" if duration is not None else ""
-    change = (
-        f"{event.from_status} → {event.to_status}"
-        if event.from_status and event.kind is EventKind.TRANSITION
-        else f"{event.to_status}"
-    )
-    return f"{symbol} {status}: {_spec(event.run)}{took}\nRun: {event.run_id}\nStatus: {change}"
+def compose_ops(
+    alert: OpsAlert, channel: str, *, limits: MessageLimits = _NO_LIMITS
+) -> Notification:
+    """The message about the watcher's own health (`watcher.ops`) for one channel: failure
+    while down, success on recovery; built-in templates in every format the channel takes."""
+    rendered = render_ops(alert, limits)
+    kind = NotifyType.FAILURE if alert.down else NotifyType.SUCCESS
+    return _note(channel, (), rendered, kind)
 
 
-def sample_alert(channel: str) -> tuple[str, str]:
-    """The title and body `test-notify` sends."""
-    return (
-        "🔔 dataframer-watcher test alert",
-        f"This is a test alert for channel '{channel}'. If you can read it, alerts will reach you.",
-    )
+def render_ops(alert: OpsAlert, limits: MessageLimits = _NO_LIMITS) -> Rendered:
+    """Title and bodies of an ops alert: what is down since when, the last error, or its
+    recovery and how long it lasted."""
+    what = "the Dataframer API" if alert.subject == API else f"channel '{alert.subject}'"
+    since = utc_time(alert.since)
+    lasted = human_duration((alert.at - alert.since).total_seconds())
+    if alert.down:
+        problem = "unreachable" if alert.subject == API else "failing"
+        title = f"🚨 dataframer-watcher: {what} is {problem}"
+        sentence = f"{what[0].upper()}{what[1:]} has been {problem} since {since} ({lasted})."
+        reassurance = "Nothing is lost: " + (
+            "polling goes on, backing off, and picks up every change once it answers."
+            if alert.subject == API
+            else "its alerts are retried, and go out once it takes them again."
+        )
+    else:
+        again = "reachable again" if alert.subject == API else "delivering again"
+        title = f"✅ dataframer-watcher: {what} is {again}"
+        sentence = (
+            f"{what[0].upper()}{what[1:]} is {again}, after {lasted} of failure (since {since})."
+        )
+        reassurance = ""
+    title = shorten(title, limits.title)
+    ops = {
+        "subject": alert.subject,
+        "api": alert.subject == API,
+        "what": what,
+        "down": alert.down,
+        "since": alert.since,
+        "at": alert.at,
+        "lasted": lasted,
+        "error": alert.error,
+        "sentence": sentence,
+        "reassurance": reassurance,
+    }
+    context = {"ops": ops, "title": title, "notify_type": "failure" if alert.down else "success"}
+    notes: list[str] = []
+    return Rendered(title, bodies_for("ops", context, None, limits, notes), ())

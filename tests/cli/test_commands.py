@@ -339,6 +339,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "redeliver",
         "check-config",
         "test-notify",
+        "render",
         "simulate",
         "demo",
     ):

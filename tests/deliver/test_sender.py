@@ -421,4 +421,52 @@ def test_message_limits_come_from_what_apprise_knows_of_each_service(
     urls: list[str], expected: MessageLimits
 ) -> None:
     """A channel's limits are the smallest of its URLs' (apprise's body_maxlen, title_maxlen)."""
-    assert message_limits(urls) == expected
+    found = message_limits(urls)
+    assert (found.title, found.body) == (expected.title, expected.body)
+
+
+@pytest.mark.parametrize(
+    ("urls", "formats"),
+    [
+        (["json://127.0.0.1/hook"], {"text"}),
+        (["slack://TokenA/TokenB/TokenC/#ml-runs"], {"text", "markdown"}),
+        (["mailto://127.0.0.1:2525?from=a@example.com&to=b@example.com"], {"text", "html"}),
+        (["tgram://123456789:abcdefg_hijklmnop/123"], {"text", "html"}),
+        # A URL's own format= wins over the service's default, as apprise decides it.
+        (["slack://TokenA/TokenB/TokenC/#ml-runs?format=text"], {"text"}),
+        (
+            ["json://127.0.0.1/hook?format=markdown", "mailto://127.0.0.1?from=a@example.com"],
+            {"text", "markdown", "html"},
+        ),
+        ([], {"text"}),
+    ],
+)
+def test_a_channel_takes_the_formats_its_services_take_best(
+    urls: list[str], formats: set[str]
+) -> None:
+    """Per URL the format apprise would resolve (the URL's format=, else the service's own
+    first), and text always: the bodies a message for that channel carries."""
+    assert message_limits(urls).formats == frozenset(formats)
+
+
+async def test_each_url_gets_the_body_its_service_takes(
+    sender: Sender, receiver: WebhookSink, smtp: SmtpSink
+) -> None:
+    """One message, three URLs: the email an HTML part (and apprise's text part), the same
+    email with format=text the plain body alone, json:// the plain body; without an HTML body
+    the email is plain text."""
+    bodies = {"text": "Run: r-1\nplain", "html": "<div>Run: r-1</div><div>rich</div>"}
+    urls = [smtp.url, smtp.url + "&format=text", receiver.url()]
+    outcome = await sender.send(urls, "t", bodies["text"], bodies=bodies)
+    assert outcome.ok, outcome.reason
+    rich, plain = sorted(smtp.messages, key=lambda m: m.get_content_type())
+    assert rich.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in rich.get_payload()] == ["text/plain", "text/html"]
+    part = [p.get_payload(decode=True).decode().replace("\r\n", "\n") for p in rich.get_payload()]
+    assert part == ["Run: r-1\nrich", bodies["html"]]
+    assert plain.get_content_type() == "text/plain"
+    assert plain.get_payload(decode=True).decode().replace("\r\n", "\n").strip() == bodies["text"]
+    assert receiver.messages == [bodies["text"]]
+
+    assert (await sender.send([smtp.url], "t", "only text", bodies={"text": "only text"})).ok
+    assert smtp.messages[-1].get_content_type() == "text/plain"

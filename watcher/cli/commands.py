@@ -301,6 +301,43 @@ def check_config(state: CliState) -> None:
     click.echo(f"config ok ({source})", err=True)
 
 
+@main.command("render")
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    metavar="RUN_ID",
+    callback=run_ids_callback,
+    help="A run: from the state file if it is there, else from the API.",
+)
+@click.option("--sample", is_flag=True, help="A realistic sample run instead.")
+@click.option(
+    "--status",
+    default=None,
+    type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK"], case_sensitive=False),
+    help="With --sample: the alert to show (default SUCCEEDED).",
+)
+@click.option("--channel", default=None, metavar="NAME", help="Only this channel.")
+@click.pass_obj
+def render(
+    state: CliState, run_id: str | None, sample: bool, status: str | None, channel: str | None
+) -> None:
+    """Print the title and body each channel (or one) would get for a run, and send nothing.
+
+    The same path as a real send: routes, the channel's template, limits and body formats
+    (the one each URL's service takes: html for email, markdown for Slack, text otherwise).
+    """
+    from watcher.cli.rendering import render_command
+
+    with expected_errors():
+        text, problems = render_command(
+            state.load(), run_id=run_id, sample=sample, status=status, channel=channel
+        )
+    click.echo(text)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
 @main.command("test-notify")
 @click.option("--channel", default=None, help="Only this channel.")
 @click.pass_obj

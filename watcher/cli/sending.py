@@ -1,16 +1,20 @@
-"""`test-notify`: a sample alert to each channel (or one), through the real sender."""
+"""`test-notify`: a realistic sample alert to each channel (or one), through the channel's
+real templates, limits and body formats (`watcher.cli.rendering.preview`), and the real
+sender."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
+from watcher.cli.rendering import ChannelPreview, preview
 from watcher.cli.usage import channel_argument
+from watcher.clock import utcnow
 from watcher.config import Settings
 from watcher.deliver.sender import Sender
 from watcher.errors import UsageError
-from watcher.render import sample_alert
 from watcher.service.runtime import open_sender
+from watcher.templates.samples import sample_event
 
 
 async def send_sample_alerts(
@@ -20,19 +24,22 @@ async def send_sample_alerts(
     if not settings.channels:
         raise UsageError("no channels configured: add one under `channels:` in the config")
     channel = channel_argument(settings, channel)
-    names = [channel] if channel is not None else sorted(settings.channels)
+    previews = preview(settings, sample_event(now=utcnow()), channel, test=True)
     # Every channel at once, so hung channels cost one delivery.timeout, not one each; with a
     # thread per URL (at least), since a URL queued behind busy threads would report a
     # timeout it never had.
-    threads = max(settings.delivery.concurrency, sum(len(settings.channels[n]) for n in names))
+    urls = sum(len(settings.channels[p.channel]) for p in previews)
+    threads = max(settings.delivery.concurrency, urls)
     with open_sender(settings, threads=threads) as sender:
         reasons = await asyncio.gather(
-            *(_send_sample(sender, name, settings.channels[name]) for name in names)
+            *(_send_sample(sender, p, settings.channels[p.channel]) for p in previews)
         )
-    return list(zip(names, reasons, strict=True))
+    return [(p.channel, reason) for p, reason in zip(previews, reasons, strict=True)]
 
 
-async def _send_sample(sender: Sender, name: str, urls: Sequence[str]) -> str | None:
-    title, body = sample_alert(name)
-    outcome = await sender.send(urls, title, body)
+async def _send_sample(sender: Sender, sample: ChannelPreview, urls: Sequence[str]) -> str | None:
+    note = sample.note
+    outcome = await sender.send(
+        urls, note.title, note.body, notify_type=note.notify_type, bodies=note.bodies
+    )
     return None if outcome.ok else outcome.reason or "failed"

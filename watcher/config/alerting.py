@@ -13,11 +13,19 @@ import re
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from watcher.config.durations import Duration, within
 from watcher.config.sections import DAY, HOUR, Section
 from watcher.config.values import ROUTE_STATUS_ORDER, channel_key, name_list, status_set
+from watcher.templates import check_template
 
 __all__ = [
     "FLAGS",
@@ -141,6 +149,12 @@ class TemplateConfig(Section):
     markdown: str | None = None
     html: str | None = None
 
+    @field_validator("title", "body", "markdown", "html")
+    @classmethod
+    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Compiled now, so a broken template stops the load (or a SIGHUP), not an alert.
+        return None if value is None else check_template(value, str(info.field_name))
+
     @model_validator(mode="after")
     def _says_something(self) -> TemplateConfig:
         if not any((self.title, self.body, self.markdown, self.html)):
@@ -183,6 +197,11 @@ class AlertsConfig(Section):
     cost_above: float | None = Field(default=None, ge=0)
     stuck: StuckConfig | None = None
     digest: DigestConfig | None = None
+
+    @field_validator("run_url")
+    @classmethod
+    def _url_compiles(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value, "run_url")
 
 
 class OpsConfig(Section):

@@ -271,6 +271,7 @@ class Deliverer:
                     delivery.body,
                     notify_type=delivery.notify_type,
                     skip=skip,
+                    bodies=delivery.bodies,
                 )
                 # Keys of URLs since dropped from the channel stay: a reload that brings one
                 # back must not send it the message again.

@@ -17,7 +17,7 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -35,7 +35,7 @@ from watcher.events import (
 from watcher.plugins import apprise_plugin, load_apprise
 from watcher.redact import redact_text, redact_url, url_secrets
 
-__all__ = ["SendOutcome", "Sender", "message_limits"]
+__all__ = ["SendOutcome", "Sender", "body_format", "choose_body", "message_limits", "text_part"]
 
 _MAX_REASON = 300
 _HTTP_ERROR = re.compile(r"\berror=(\d{3})\b")
@@ -66,17 +66,52 @@ class _UrlResult:
     reason: str | None = None  # not yet redacted
 
 
+_TEXT = "text"
+
+
+def body_format(plugin: Any) -> str:
+    """The body format an apprise service takes best: its URL's `format=` when it names one of
+    the service's formats, else the service's own first (html for email, markdown for Slack,
+    text for json:// and most others). apprise's `resolve_format` decides it, as it will when
+    the message is sent."""
+    try:
+        return str(plugin.resolve_format(None).value)
+    except Exception:  # a plugin without formats, or a bug in one: text goes everywhere
+        return _TEXT
+
+
+def choose_body(plugin: Any, body: str, bodies: Mapping[str, str]) -> tuple[str, str]:
+    """(format, body) to send one URL: the message's body in the format its service takes
+    best, when the message has one; else the plain text (apprise converts it)."""
+    wanted = body_format(plugin) if plugin is not None else _TEXT
+    if wanted in bodies:
+        return wanted, bodies[wanted]
+    return _TEXT, bodies.get(_TEXT, body)
+
+
+def text_part(html: str) -> str:
+    """The plain-text part apprise's email puts beside an HTML body: its own conversion."""
+    from apprise.conversion import convert_between
+
+    # apprise's conversion module has no annotations
+    text = convert_between(apprise.NotifyFormat.HTML, apprise.NotifyFormat.TEXT, html)  # type: ignore[no-untyped-call]
+    return str(text)
+
+
 def message_limits(urls: Sequence[str]) -> MessageLimits:
-    """The longest title and body every URL of a channel accepts, as apprise knows them.
+    """The longest title and body every URL of a channel accepts, as apprise knows them, and
+    the body formats its services take (text always).
 
     A service without titles (apprise's title_maxlen 0: Telegram, SMS) gets the title put in
     front of the body, so its body has that much less room.
     """
     title, body = MAX_TITLE_LENGTH, DEFAULT_BODY_LIMIT
+    formats = {_TEXT}
     for url in urls:
         plugin = apprise_plugin(url)
         if plugin is None:
             continue
+        formats.add(body_format(plugin))
         title_max = int(getattr(plugin, "title_maxlen", 0) or 0)
         body_max = int(getattr(plugin, "body_maxlen", 0) or 0) or DEFAULT_BODY_LIMIT
         if title_max > 0:
@@ -84,7 +119,7 @@ def message_limits(urls: Sequence[str]) -> MessageLimits:
         else:
             body_max -= MAX_TITLE_LENGTH + 2  # apprise joins them with a blank line
         body = min(body, body_max)
-    return MessageLimits(title=title, body=max(body, 1))
+    return MessageLimits(title=title, body=max(body, 1), formats=frozenset(formats))
 
 
 class Sender:
@@ -111,11 +146,15 @@ class Sender:
         *,
         notify_type: NotifyType = NotifyType.INFO,
         skip: frozenset[int] = frozenset(),
+        bodies: Mapping[str, str] | None = None,
     ) -> SendOutcome:
-        """Send to every URL whose index is not in `skip`, concurrently; never raises."""
+        """Send to every URL whose index is not in `skip`, concurrently; never raises.
+
+        `bodies` holds the body per format (`choose_body` picks one per URL); without them,
+        `body` goes everywhere as plain text."""
         pending = [i for i in range(len(urls)) if i not in skip]
         results = await asyncio.gather(
-            *(self._send_one(urls[i], title, body, notify_type) for i in pending)
+            *(self._send_one(urls[i], title, body, bodies or {}, notify_type) for i in pending)
         )
         done = set(skip) | {i for i, result in zip(pending, results, strict=True) if result.ok}
         failed = [(i, r) for i, r in zip(pending, results, strict=True) if not r.ok]
@@ -134,7 +173,7 @@ class Sender:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _send_one(
-        self, url: str, title: str, body: str, notify_type: NotifyType
+        self, url: str, title: str, body: str, bodies: Mapping[str, str], notify_type: NotifyType
     ) -> _UrlResult:
         hung = self._hung.pop(url, None)
         if hung is not None and not hung.done():
@@ -148,7 +187,7 @@ class Sender:
         started = threading.Event()
         try:
             job: Future[_UrlResult] = self._executor.submit(
-                _notify, url, title, body, notify_type, started
+                _notify, url, title, body, bodies, notify_type, started
             )
         except RuntimeError:  # the executor is shut down
             return _UrlResult(False, "sender is closed")
@@ -246,7 +285,12 @@ def _stop_worker() -> None:
 
 
 def _notify(
-    url: str, title: str, body: str, notify_type: NotifyType, started: threading.Event
+    url: str,
+    title: str,
+    body: str,
+    bodies: Mapping[str, str],
+    notify_type: NotifyType,
+    started: threading.Event,
 ) -> _UrlResult:
     """One URL, one fresh apprise object, in a worker thread; every failure becomes a result."""
     started.set()
@@ -256,12 +300,14 @@ def _notify(
         client = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0))
         if not client.add(url):
             return _UrlResult(False, "not a URL apprise can use")
-        # Our text is plain text: say so, or HTML targets (email) collapse its lines.
+        # The body's format said as it is (text, markdown, html): apprise sends it as it
+        # stands to a service of that format, and converts it for any other.
+        fmt, text = choose_body(client[0], body, bodies)
         with client.notify(
-            body=body,
+            body=text,
             title=title,
             notify_type=apprise.NotifyType(str(notify_type)),
-            body_format=apprise.NotifyFormat.TEXT,
+            body_format=apprise.NotifyFormat(fmt),
             log_level=logging.DEBUG,
         ) as result:
             return _judge(result)

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from watcher.deliver.sender import message_limits
 from watcher.events import Notification
-from watcher.ops import API, Health, OpsPolicy, assess, message_for, targets
+from watcher.ops import API, Health, OpsPolicy, assess, targets
+from watcher.render import compose_ops
 
 if TYPE_CHECKING:
     from watcher.service.health import Vitals
@@ -70,9 +72,11 @@ class OpsWatch:
             return 0
         messages: list[Notification] = []
         for alert in alerts:
-            title, body, kind = message_for(alert)
             to = targets(alert, policy)
-            messages += [Notification(name, (), title, body, kind) for name in to]
+            channels = self.rt.settings.channels
+            messages += [
+                compose_ops(alert, name, limits=message_limits(channels[name])) for name in to
+            ]
             told[alert.subject] = alert.since if alert.down else None
             level = log.warning if alert.down else log.info
             level(

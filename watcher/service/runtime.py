@@ -29,6 +29,7 @@ from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
 from watcher.state import Store
 from watcher.stuck import StuckRules
+from watcher.templates import Templates
 
 log = structlog.get_logger("watcher.service.runtime")
 
@@ -63,6 +64,10 @@ def tick_policy(settings: Settings) -> TickPolicy:
         thresholds=Thresholds(
             failure_rate_above=settings.alerts.failure_rate_above,
             cost_above=settings.alerts.cost_above,
+        ),
+        templates=Templates.build(
+            {name: t.model_dump() for name, t in settings.templates.items()},
+            settings.alerts.run_url,
         ),
     )
 

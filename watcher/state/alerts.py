@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from watcher.events import Event, Notification
 from watcher.hold import Held, Mute, MuteScope, Suppressed, Window
+from watcher.state.outbox import bodies_json
 from watcher.state.timestamps import dt, dt_or_none, ts
 
 if TYPE_CHECKING:
@@ -219,8 +220,8 @@ def release(conn: sqlite3.Connection, now: datetime, plan: Release) -> list[int]
     for note, alert_ids in plan.messages:
         cur = conn.execute(
             "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
-            " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (note.channel, note.title, note.body, str(note.notify_type), at, at),
+            " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+            (note.channel, note.title, note.body, str(note.notify_type), at, at, bodies_json(note)),
         )
         assert cur.lastrowid is not None
         delivery_ids.append(cur.lastrowid)
@@ -283,8 +284,11 @@ def queue_ops(
     at = ts(now)
     conn.executemany(
         "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
-        " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-        [(n.channel, n.title, n.body, str(n.notify_type), at, at) for n in messages],
+        " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        [
+            (n.channel, n.title, n.body, str(n.notify_type), at, at, bodies_json(n))
+            for n in messages
+        ],
     )
     for subject, since in told.items():
         key = _OPS_PREFIX + subject

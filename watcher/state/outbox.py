@@ -14,10 +14,11 @@ from datetime import datetime
 from pathlib import Path
 
 from watcher.errors import StateError
-from watcher.events import Attempt, Delivery, NotifyType
+from watcher.events import Attempt, Delivery, Notification, NotifyType
 from watcher.state.timestamps import dt, dt_or_none, ts
 
 __all__ = [
+    "bodies_json",
     "dead_letter",
     "due_deliveries",
     "record_attempt",
@@ -65,9 +66,29 @@ def due_deliveries(
             delivered_to=_delivered_to(row["done_urls"]),
             run_ids=run_ids.get(row["id"], ()),
             notify_type=_notify_type(row["notify_type"]),
+            bodies=_bodies(row["bodies"]),
         )
         for row in rows
     ]
+
+
+def bodies_json(note: Notification) -> str | None:
+    """What the deliveries.bodies column keeps of a message: its body per format (JSON)."""
+    return json.dumps(dict(note.bodies), ensure_ascii=False) if note.bodies else None
+
+
+def _bodies(text: str | None) -> dict[str, str]:
+    """A delivery's bodies per format; none (an older row, or one unreadable) leaves the
+    plain-text body, which every service takes."""
+    if not text:
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _notify_type(text: str) -> NotifyType:

@@ -20,9 +20,10 @@ from watcher.errors import StateConflict, StateError
 from watcher.events import EventKind, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Run, is_terminal
 from watcher.state.alerts import write_held, write_windows
+from watcher.state.outbox import bodies_json
 from watcher.state.timestamps import dt_or_none, ts, ts_or_none
 
-__all__ = ["load_snapshots", "prune", "set_meta", "write_tick"]
+__all__ = ["load_run", "load_snapshots", "prune", "set_meta", "write_tick"]
 
 _TERMINAL_JSON = json.dumps(sorted(TERMINAL_STATUSES))
 _NEW_TO_CALLER = -1  # revision of a run the caller's snapshots did not hold
@@ -107,8 +108,8 @@ def write_tick(
             )
         cur = conn.execute(
             "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
-            " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (note.channel, note.title, note.body, str(note.notify_type), at, at),
+            " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+            (note.channel, note.title, note.body, str(note.notify_type), at, at, bodies_json(note)),
         )
         assert cur.lastrowid is not None
         delivery_ids.append(cur.lastrowid)
@@ -257,3 +258,14 @@ def load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[
         )
         revs[row["run_id"]] = row["user_rev"]
     return snaps, revs
+
+
+def load_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
+    """One run's stored data (its JSON, finished runs too); None when absent or unreadable."""
+    row = conn.execute("SELECT run_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    try:
+        return Run.model_validate_json(row[0])
+    except ValidationError:
+        return None

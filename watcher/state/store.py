@@ -32,7 +32,7 @@ import watcher.state.queries as state_views
 import watcher.state.record as state_record
 from watcher.errors import StateConflict, StateError, StateReplaced
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
-from watcher.models import TERMINAL_STATUSES, is_terminal
+from watcher.models import TERMINAL_STATUSES, Run, is_terminal
 from watcher.state.alerts import AlertBook
 from watcher.state.lock import DaemonLock
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
@@ -261,6 +261,11 @@ class Store(AlertBook):
                 self._snaps, self._revs = state_record.load_snapshots(conn)
                 self._data_version = version
             return dict(self._snaps)
+
+    def stored_run(self, run_id: str) -> Run | None:
+        """A run's data as last recorded, finished or not (`render --run`); None if none."""
+        with self._reading() as conn:
+            return state_record.load_run(conn, run_id)
 
     def get_meta(self, key: str) -> str | None:
         """A value from the meta table, or None."""

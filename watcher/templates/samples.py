@@ -1,0 +1,82 @@
+"""Realistic sample alerts: what `render --sample` shows and `test-notify` sends.
+
+A sample is an Event like the pipeline makes, about a run with every field the API fills
+(spec, dataset, samples, cost, creator, runtime parameters, generated files), at a fixed
+distance from `now`: a template is tried on the data it will meet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from watcher.events import STUCK, Event, EventKind
+from watcher.models import Run, RunStatus
+
+__all__ = ["SAMPLE_RUN_ID", "SAMPLE_STATUSES", "sample_event"]
+
+SAMPLE_RUN_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+SAMPLE_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED, STUCK)
+
+_FILES = [
+    {"id": "f-1", "path": "samples.jsonl", "file_type": "jsonl", "size_bytes": 1_843_200},
+    {"id": "f-2", "path": "report.csv", "file_type": "csv", "size_bytes": 48_312},
+]
+
+
+def _run(status: str, created: datetime, ended: datetime | None, **fields: object) -> Run:
+    base: dict[str, object] = {
+        "id": SAMPLE_RUN_ID,
+        "status": status,
+        "spec_id": "spec-7d1e",
+        "spec_name": "invoice-extraction",
+        "spec_version": 3,
+        "dataset_id": "ds-42",
+        "dataset_name": "invoices-2024-q4",
+        "dataset_type": "structured",
+        "samples_completed": 1000,
+        "samples_failed": 0,
+        "total_cost": 4.12,
+        "created_at": created,
+        "created_by_email": "ada@example.com",
+        "completed_at": ended,
+        "runtime_params": {"number_of_samples": 1000, "model": "claude-sonnet-4"},
+        "generated_files": _FILES if status == RunStatus.SUCCEEDED else [],
+    }
+    base.update(fields)
+    return Run.model_validate(base)
+
+
+def sample_event(status: str = RunStatus.SUCCEEDED, *, now: datetime) -> Event:
+    """A sample alert reaching `status` (SUCCEEDED, FAILED, CANCELED, or STUCK) at `now`."""
+    status = status.upper()
+    created = now - timedelta(minutes=42, seconds=17)
+    if status == STUCK:
+        stalled = 72 * 60.0
+        run = _run(RunStatus.PROCESSING, created - timedelta(hours=1), None, samples_completed=318)
+        return Event(
+            run_id=SAMPLE_RUN_ID,
+            kind=EventKind.STUCK,
+            from_status=RunStatus.PROCESSING,
+            to_status=RunStatus.PROCESSING,
+            at=now,
+            alert=True,
+            run=run,
+            previous_since=created - timedelta(minutes=55),
+            stuck_for=stalled,
+        )
+    if status == RunStatus.FAILED:
+        run = _run(status, created, now, samples_completed=412, samples_failed=88, total_cost=2.37)
+    elif status == RunStatus.CANCELED:
+        run = _run(status, created, now, samples_completed=120, total_cost=0.61)
+    else:
+        run = _run(status, created, now)
+    return Event(
+        run_id=SAMPLE_RUN_ID,
+        kind=EventKind.TRANSITION,
+        from_status=RunStatus.PROCESSING,
+        to_status=status,
+        at=now,
+        alert=True,
+        run=run,
+        previous_since=created + timedelta(minutes=1),
+    )
