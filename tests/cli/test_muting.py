@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import API_KEY, WebhookSink, cli, write
+from tests.support import API_KEY, WebhookSink, cli, wait_for, write
 from watcher.simulator import SimulatorServer
+from watcher.simulator.sink import run_ids_in
 
 
 def _config(tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink) -> Path:
@@ -97,3 +98,59 @@ def test_bad_mute_usage_is_one_line_exit_2(
     assert len(result.stderr.strip().splitlines()) == 1
     assert says in result.stderr
     assert result.stdout == ""
+
+
+def test_a_mute_set_while_the_daemon_runs_takes_effect_from_its_next_poll(
+    tmp_path: Path, simulator: SimulatorServer, webhook: WebhookSink, write_config, start_daemon
+) -> None:
+    """`mute --run` and `mute --channel`, typed while `run` is up, silence the daemon's very
+    next poll: the muted alerts are suppressed (history says by which mute), the rest go out,
+    and `unmute` lets the next ones through again."""
+    sim = simulator.sim
+    quiet_run, loud_run, later_run, after_run = sim.create_runs(
+        status=["PROCESSING"] * 4, spec_name="nightly"
+    )
+    config = write_config(
+        dataframer={"base_url": simulator.url, "api_key_file": None},
+        poll={"interval": "500ms"},
+        track={"all": True},
+        channels={"team": webhook.url(), "pager": webhook.url("pager")},
+    )
+    env = {"DATAFRAMER_API_KEY": API_KEY}
+
+    def ids_at(path: str) -> list[str]:
+        return run_ids_in(r.message for r in webhook.accepted if r.path == path)
+
+    def run(*args: str) -> str:
+        result = cli("--config", str(config), *args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    daemon = start_daemon(config)
+    daemon.wait_event("tick")  # the silent baseline
+    run_mute = run("mute", "--run", quiet_run.id.upper(), "--for", "1h").strip()
+    pager_mute = run("mute", "--channel", "PAGER", "--for", "1h").strip()
+    # The first poll after the mutes were written (the mutes are read by every tick).
+    daemon.wait_event("tick", at_least=daemon.count("tick") + 1)
+    sim.force_status(quiet_run.id, "FAILED")
+    sim.force_status(loud_run.id, "FAILED")
+    daemon.wait_event("alert_suppressed", at_least=3)  # quiet_run to both, loud_run to pager
+    wait_for(lambda: loud_run.id in ids_at("/hook"), what="the unmuted run's alert")
+
+    run("unmute", pager_mute)
+    daemon.wait_event("tick", at_least=daemon.count("tick") + 1)
+    sim.force_status(later_run.id, "SUCCEEDED")
+    wait_for(lambda: ids_at("/pager") == [later_run.id], what="pager again")
+    run("unmute", run_mute)
+    daemon.wait_event("tick", at_least=daemon.count("tick") + 1)
+    sim.force_status(after_run.id, "CANCELED")
+    wait_for(lambda: after_run.id in ids_at("/pager"), what="the last alert")
+    assert daemon.terminate() == 0
+
+    assert quiet_run.id not in webhook.run_ids()
+    assert sorted(ids_at("/hook")) == sorted([loud_run.id, later_run.id, after_run.id])
+    history = run("history", quiet_run.id)
+    # Each of its two alerts names the mute that silenced it.
+    assert f"alert to team: suppressed by mute {run_mute}" in history
+    assert f"alert to pager: suppressed by mute {pager_mute}" in history
+    assert f"suppressed by mute {pager_mute}" in run("history", loud_run.id)

@@ -5,6 +5,10 @@ never gets the message about itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from tests.support import WebhookSink, wait_for
 from watcher.simulator import SimulatorServer
 
@@ -13,14 +17,24 @@ def _ops_posts(ops: WebhookSink) -> list[tuple[str, str, str]]:
     return [(p["type"], p["title"], p["message"]) for p in ops.posts]
 
 
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ({"kind": "status", "status": 503, "always": True}, "HTTP 503"),
+        ({"kind": "status", "status": 401, "always": True}, "rejected the API key (HTTP 401)"),
+        ({"kind": "latency", "seconds": 2, "always": True}, "timed out"),
+    ],
+    ids=["http-503", "key-refused", "timeout"],
+)
 def test_the_api_down_and_back_is_told_once_each(
-    simulator: SimulatorServer, write_config, start_daemon
+    simulator: SimulatorServer, write_config, start_daemon, fault: dict[str, Any], says: str
 ) -> None:
-    """Every poll answered 503 for longer than api_down_after: one failure alert naming the
-    error; the API back: one recovery. Alerts about runs are untouched by it."""
+    """Every poll failing (a 503, the key refused, no answer in time) for longer than
+    api_down_after: one failure alert naming the error; the API back: one recovery. Alerts
+    about runs are untouched by it."""
     with WebhookSink() as ops:
         config = write_config(
-            dataframer={"base_url": simulator.url},
+            dataframer={"base_url": simulator.url, "timeout": "500ms"},
             poll={"interval": "200ms"},
             track={"all": True},
             channels={"ops": ops.url()},
@@ -29,9 +43,11 @@ def test_the_api_down_and_back_is_told_once_each(
         )
         daemon = start_daemon(config)
         daemon.wait_event("started")
-        simulator.sim.faults.add([{"kind": "status", "status": 503, "always": True}])
+        simulator.sim.faults.add([fault])
         wait_for(lambda: len(ops.posts) >= 1, what="the API-down alert")
-        daemon.wait_event("tick_failed", at_least=daemon.count("tick_failed") + 3)
+        polls = simulator.sim.stats.total
+        # Three more failed polls (a refused key is logged once a while, not per tick).
+        wait_for(lambda: simulator.sim.stats.total >= polls + 3, what="3 more failed polls")
         assert len(ops.posts) == 1  # once, however long it lasts
         simulator.sim.faults.clear()
         wait_for(lambda: len(ops.posts) >= 2, what="the recovery")
@@ -40,7 +56,7 @@ def test_the_api_down_and_back_is_told_once_each(
     (down_type, down_title, down_body), (up_type, up_title, _) = _ops_posts(ops)
     assert (down_type, up_type) == ("failure", "success")
     assert down_title == "🚨 dataframer-watcher: the Dataframer API is unreachable"
-    assert "HTTP 503" in down_body
+    assert says in down_body
     assert up_title == "✅ dataframer-watcher: the Dataframer API is reachable again"
     assert len(ops.posts) == 2
 

@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from watcher.events import Event, Notification
 from watcher.hold import Held, Mute, MuteScope, Suppressed, Window
-from watcher.state.outbox import bodies_json
+from watcher.state.outbox import queue_message
 from watcher.state.timestamps import dt, dt_or_none, ts
 
 if TYPE_CHECKING:
@@ -218,20 +218,15 @@ def release(conn: sqlite3.Connection, now: datetime, plan: Release) -> list[int]
         )
     }
     for note, alert_ids in plan.messages:
-        cur = conn.execute(
-            "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
-            " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-            (note.channel, note.title, note.body, str(note.notify_type), at, at, bodies_json(note)),
-        )
-        assert cur.lastrowid is not None
-        delivery_ids.append(cur.lastrowid)
+        delivery_id = queue_message(conn, note, at)
+        delivery_ids.append(delivery_id)
         conn.executemany(
             "INSERT OR IGNORE INTO delivery_events (delivery_id, event_id) VALUES (?, ?)",
-            [(cur.lastrowid, by_id[i]) for i in alert_ids if by_id.get(i) is not None],
+            [(delivery_id, by_id[i]) for i in alert_ids if by_id.get(i) is not None],
         )
         conn.executemany(
             "UPDATE alerts SET status = 'released', delivery_id = ? WHERE id = ?",
-            [(cur.lastrowid, i) for i in alert_ids],
+            [(delivery_id, i) for i in alert_ids],
         )
     conn.executemany(
         "UPDATE alerts SET status = 'suppressed', why = ? WHERE id = ? AND status = 'held'",
@@ -282,14 +277,8 @@ def queue_ops(
 ) -> None:
     """Queue ops messages and note what was told (None: a recovery, forget it), together."""
     at = ts(now)
-    conn.executemany(
-        "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
-        " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-        [
-            (n.channel, n.title, n.body, str(n.notify_type), at, at, bodies_json(n))
-            for n in messages
-        ],
-    )
+    for message in messages:
+        queue_message(conn, message, at)
     for subject, since in told.items():
         key = _OPS_PREFIX + subject
         if since is None:

@@ -21,6 +21,7 @@ __all__ = [
     "bodies_json",
     "dead_letter",
     "due_deliveries",
+    "queue_message",
     "record_attempt",
     "redeliver",
     "run_ids_of",
@@ -70,6 +71,17 @@ def due_deliveries(
         )
         for row in rows
     ]
+
+
+def queue_message(conn: sqlite3.Connection, note: Notification, at: str) -> int:
+    """Put one message in the outbox as a pending delivery, due at ``at``; its id."""
+    cur = conn.execute(
+        "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
+        " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        (note.channel, note.title, note.body, str(note.notify_type), at, at, bodies_json(note)),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
 
 
 def bodies_json(note: Notification) -> str | None:

@@ -20,7 +20,7 @@ from watcher.errors import StateConflict, StateError
 from watcher.events import EventKind, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Run, is_terminal
 from watcher.state.alerts import write_held, write_windows
-from watcher.state.outbox import bodies_json
+from watcher.state.outbox import queue_message
 from watcher.state.timestamps import dt_or_none, ts, ts_or_none
 
 __all__ = ["load_run", "load_snapshots", "prune", "set_meta", "write_tick"]
@@ -106,16 +106,11 @@ def write_tick(
                 f"cannot record tick in state file {path}: the notification for"
                 f" channel {note.channel!r} names event {bad[0]} of {len(event_ids)}"
             )
-        cur = conn.execute(
-            "INSERT INTO deliveries (channel, title, body, notify_type, status, created_at,"
-            " next_attempt_at, bodies) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-            (note.channel, note.title, note.body, str(note.notify_type), at, at, bodies_json(note)),
-        )
-        assert cur.lastrowid is not None
-        delivery_ids.append(cur.lastrowid)
+        delivery_id = queue_message(conn, note, at)
+        delivery_ids.append(delivery_id)
         conn.executemany(
             "INSERT INTO delivery_events (delivery_id, event_id) VALUES (?, ?)",
-            ((cur.lastrowid, event_ids[i]) for i in indexes),
+            ((delivery_id, event_ids[i]) for i in indexes),
         )
     if tick.held or tick.suppressed:
         write_held(conn, tick.events, event_ids, tick.held, tick.suppressed, tick.at)
