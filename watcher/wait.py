@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
+from watcher.config.durations import format_duration
 from watcher.models import Run, RunStatus, is_terminal
 from watcher.templates.helpers import human_duration, money
 
@@ -226,7 +227,8 @@ def eta_text(state: Watch) -> str:
 
 def retry_line(reason: str, delay: float) -> str:
     """What a failed poll prints: why, and when `wait` tries again."""
-    return f"API unreachable ({reason}), retrying in {human_duration(delay)}"
+    # Tenths of a second: backoffs start at --interval, which may be well under a second.
+    return f"API unreachable ({reason}), retrying in {format_duration(round(delay, 1))}"
 
 
 def gone_line(ref: str, *, seen: bool) -> str:
@@ -247,7 +249,7 @@ def exit_line(code: Exit, states: Sequence[Watch], *, timeout: float | None = No
         status = code.name
         named = [s.ref for s in states if s.job is not None and s.job.status == status]
         return f"{len(named)} of {total} {noun} {status}: {' '.join(named)}"
-    waited = "" if timeout is None else f" after {human_duration(timeout)}"
+    waited = "" if timeout is None else f" after {format_duration(timeout)}"
     if code is Exit.TIMEOUT:
         return f"timed out{waited}; still running: {' '.join(unfinished)}"
     if code is Exit.CANNOT_WATCH:
