@@ -390,3 +390,31 @@ def test_it_needs_no_state_file_nor_writable_directory(
     assert not state.parent.exists()
     assert sorted(p.name for p in cwd.iterdir()) == ["watcher.yaml"]
     assert API_KEY not in result.stdout + result.stderr
+
+
+def test_a_reader_that_leaves_early_costs_no_traceback(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    """`wait ID | head -1`: the pipe closes after the first line; wait still waits and exits
+    with the run's verdict, with nothing on stderr."""
+    (run_id,) = runs(simulator, "PROCESSING")
+    errors = tmp_path / "stderr"
+    with errors.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "wait", run_id, "--interval", "100ms"],
+            cwd=tmp_path,
+            env=clean_env(DATAFRAMER_API_KEY=API_KEY, DATAFRAMER_BASE_URL=simulator.url),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().startswith(f"{run_id} PROCESSING")
+        proc.stdout.close()
+        finish_runs(simulator, {run_id: "SUCCEEDED"})
+        assert proc.wait(timeout=45) == 0
+        assert errors.read_text() == ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

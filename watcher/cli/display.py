@@ -3,6 +3,9 @@ otherwise. Every line is scrubbed of the secrets the process knows."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, Self, TextIO
@@ -45,6 +48,7 @@ class PlainDisplay:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._gone = False
 
     def __enter__(self) -> Self:
         return self
@@ -64,8 +68,17 @@ class PlainDisplay:
 
     def note(self, line: str) -> None:
         """Print a line now (a pipe would otherwise hold it back)."""
-        self._stream.write(_clean(line) + "\n")
-        self._stream.flush()
+        if self._gone:
+            return
+        try:
+            self._stream.write(_clean(line) + "\n")
+            self._stream.flush()
+        except BrokenPipeError:
+            # The reader left (`wait ID | head -1`): wait on quietly, for the exit code, with
+            # the stream pointed at /dev/null so that no later flush fails with a traceback.
+            self._gone = True
+            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
 
 
 class LiveDisplay:

@@ -77,6 +77,7 @@ async def wait_for_jobs(
     give_up_after: float | None,
     read: Reader = read_job,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> WaitResult:
     """Poll the unfinished jobs every `interval` until all have finished or `give_up_after`
     seconds passed (not `asyncio.timeout`: the wait ends with a last poll and a verdict, 4 or
@@ -122,7 +123,7 @@ async def wait_for_jobs(
             delay = min(delay, max(0.0, deadline - clock()))  # one last poll at the deadline
         if errors:
             display.note(retry_line(_reason(errors[0]), delay))
-        await asyncio.sleep(delay)
+        await sleep(delay)
 
 
 def _retry_after(errors: Sequence[ApiError]) -> float | None:
