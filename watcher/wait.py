@@ -43,7 +43,8 @@ class Exit(IntEnum):
     CANCELED = 3
     TIMEOUT = 4
     CANNOT_WATCH = 5
-    INTERRUPTED = 130  # the shell's convention for SIGINT: 128 + 2
+    INTERRUPTED = 130  # the shell's convention for a signal: 128 + SIGINT (2)
+    TERMINATED = 143  # 128 + SIGTERM (15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +255,7 @@ def exit_line(code: Exit, states: Sequence[Watch], *, timeout: float | None = No
         return f"timed out{waited}; still running: {' '.join(unfinished)}"
     if code is Exit.CANNOT_WATCH:
         return f"could not watch{waited}; unfinished: {' '.join(unfinished)}"
-    return f"interrupted; unfinished: {' '.join(unfinished)}"
+    return f"{code.name.lower()}; unfinished: {' '.join(unfinished)}"
 
 
 def json_of(states: Sequence[Watch]) -> list[dict[str, Any]]:

@@ -352,14 +352,34 @@ def test_on_a_terminal_it_draws_live_progress(simulator: SimulatorServer, start:
     assert "the run SUCCEEDED" in screen
 
 
-def test_ctrl_c_exits_130_without_a_traceback(simulator: SimulatorServer, start: Start) -> None:
-    """SIGINT mid-wait: exit 130, one line, no traceback (finish() checks there is none)."""
+@pytest.mark.parametrize(
+    ("sig", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_ends_it_cleanly(
+    simulator: SimulatorServer, start: Start, sig: int, code: int, word: str
+) -> None:
+    """Ctrl-C mid-wait: exit 130; SIGTERM (a cancelled CI job): 143; one line, no traceback
+    (finish() checks there is none)."""
     (run_id,) = runs(simulator, "PROCESSING")
     waiting = start(run_id, "--interval", "100ms")
     polled(simulator, waiting, 1)
+    waiting.proc.send_signal(sig)
+    assert waiting.finish() == code
+    assert waiting.stderr.strip() == f"dataframer-watcher: {word}"
+
+
+def test_ctrl_c_on_a_terminal_gives_the_cursor_back(
+    simulator: SimulatorServer, start: Start
+) -> None:
+    """The live display hides the cursor; an interrupted wait shows it again."""
+    (run_id,) = runs(simulator, "PROCESSING")
+    waiting = start(run_id, "--interval", "100ms", terminal=True)
+    wait_for(lambda: waiting.alive() and "\x1b[?25l" in waiting.screen, what="the live display")
     waiting.proc.send_signal(signal.SIGINT)
     assert waiting.finish() == 130
-    assert waiting.stderr.strip() == "dataframer-watcher: interrupted"
+    assert waiting.screen.rindex("\x1b[?25h") > waiting.screen.rindex("\x1b[?25l")
 
 
 def test_it_needs_no_state_file_nor_writable_directory(

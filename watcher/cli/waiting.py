@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -209,7 +210,7 @@ def wait(
       4  --timeout passed before every run finished
       5  could not watch: key refused, unknown or vanished run, API unreachable at --timeout
       2  bad usage (no ids, a bad id or duration) or a bad config
-      130 interrupted (Ctrl-C)
+      130 interrupted (Ctrl-C); 143 terminated (SIGTERM)
     """
     from watcher.cli.display import display_for  # rich, loaded only by the command that draws
 
@@ -227,6 +228,9 @@ def wait(
     except KeyboardInterrupt:
         click.echo("dataframer-watcher: interrupted", err=True)
         sys.exit(Exit.INTERRUPTED)
+    except asyncio.CancelledError:  # SIGTERM (a CI job cancelled): see `_wait`
+        click.echo("dataframer-watcher: terminated", err=True)
+        sys.exit(Exit.TERMINATED)
     display.note(exit_line(result.code, result.states, timeout=timeout))
     if as_json:
         click.echo(json.dumps(json_of(result.states), indent=2))
@@ -243,6 +247,11 @@ async def _wait(
     interval: float,
     give_up_after: float | None,
 ) -> WaitResult:
+    # SIGTERM cancels the wait like Ctrl-C does, so the live display is closed (the cursor
+    # shown again) and the client too, instead of the process dying mid-draw.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     config = settings.dataframer
     async with DataframerClient(
         config.base_url,
