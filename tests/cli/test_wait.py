@@ -438,3 +438,24 @@ def test_a_reader_that_leaves_early_costs_no_traceback(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_password_in_the_base_url_is_never_printed(
+    simulator: SimulatorServer, start: Start
+) -> None:
+    """Errors name the API's URL; a password in it is masked there too."""
+    (run_id,) = runs(simulator, "PROCESSING")
+    password = "base-url-pass-0123456789"
+    host = simulator.url.removeprefix("http://")
+    waiting = start(
+        run_id,
+        "--timeout",
+        "300ms",
+        "--interval",
+        "100ms",
+        DATAFRAMER_BASE_URL=f"http://user:{password}@{host}",
+        DATAFRAMER_API_KEY="sk-refused-0123456789",
+    )
+    assert waiting.finish() == 5
+    assert "rejected the API key" in waiting.stderr
+    assert password not in waiting.stdout + waiting.stderr
