@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.api import DataframerClient
 from watcher.cli.base import CliState, expected_errors, fail, run_async
 from watcher.cli.usage import run_ids_callback
 from watcher.config import Settings, resolve_api_key, secrets_of
@@ -41,6 +40,7 @@ from watcher.wait import (
 )
 
 if TYPE_CHECKING:
+    from watcher.api import DataframerClient
     from watcher.cli.display import Display
 
 __all__ = ["WaitResult", "read_job", "wait", "wait_for_jobs"]
@@ -48,7 +48,7 @@ __all__ = ["WaitResult", "read_job", "wait", "wait_for_jobs"]
 DEFAULT_INTERVAL = 5.0
 MIN_INTERVAL = 0.1
 
-Reader = Callable[[DataframerClient, str], Awaitable[Job]]
+Reader = Callable[["DataframerClient", str], Awaitable[Job]]
 
 
 async def read_job(client: DataframerClient, ref: str) -> Job:
@@ -249,6 +249,8 @@ async def _wait(
 ) -> WaitResult:
     # SIGTERM cancels the wait like Ctrl-C does, so the live display is closed (the cursor
     # shown again) and the client too, instead of the process dying mid-draw.
+    from watcher.api import DataframerClient  # httpx: loaded by `wait`, not every command
+
     task = asyncio.current_task()
     if task is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
