@@ -21,6 +21,7 @@ from watcher.cli.usage import (
     run_ids_callback,
     statuses_callback,
 )
+from watcher.cli.waiting import wait
 from watcher.cli.world import demo, simulate
 from watcher.config import (
     Settings,
@@ -357,3 +358,4 @@ def test_notify(state: CliState, channel: str | None) -> None:
 
 main.add_command(simulate)
 main.add_command(demo)
+main.add_command(wait)
