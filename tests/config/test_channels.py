@@ -97,7 +97,8 @@ def test_every_spelling_of_a_name_is_one_channel(
 
     path = write(
         tmp_path_factory.mktemp("spell"),
-        f"channels:\n  {spell()}: json://a.example.com\nroutes:\n  - channels: [{spell()}]\n",
+        # Quoted: YAML reads a bare NULL, yes or off as a value, not as a name.
+        f"channels:\n  '{spell()}': json://a.example.com\nroutes:\n  - channels: ['{spell()}']\n",
     )
     settings = load_settings(path, environ={f"WATCHER_CHANNELS__{spell()}": "json://b.example.com"})
     assert settings.channels == {channel_key(name): ["json://b.example.com"]}
