@@ -145,7 +145,8 @@ def health(state: CliState, live: bool, timeout: float) -> None:
 def track(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Watch these runs (works while `run` is running).
 
-    Prints per id: "added"; "already tracked"; "tracked again" (it had been untracked); or,
+    A bare id is a generation run; evaluation:ID, red-team:ID and anonymization:ID name the
+    other kinds of job. Prints per id: "added"; "already tracked"; "tracked again" (it had been untracked); or,
     for a run that finished without an alert (while untracked, or before discovery's silent
     first pass), that it will be announced once.
     """
@@ -160,7 +161,7 @@ def track(state: CliState, run_ids: tuple[str, ...]) -> None:
 @click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...", callback=run_ids_callback)
 @click.pass_obj
 def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
-    """Stop watching these runs; alerts already decided still go out."""
+    """Stop watching these runs (RUN_ID as for `track`); alerts already decided still go out."""
     from watcher.cli.tracking import track_runs
 
     with expected_errors():
@@ -205,7 +206,8 @@ def status(
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_obj
 def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> None:
-    """Transitions and deliveries (with every attempt), newest first."""
+    """Transitions and deliveries (with every attempt), newest first; RUN_ID (a bare id, or
+    evaluation:ID, red-team:ID, anonymization:ID) keeps those of one run."""
     from watcher.cli.views import history_data, history_text
 
     with expected_errors():
@@ -308,7 +310,8 @@ def check_config(state: CliState) -> None:
     default=None,
     metavar="RUN_ID",
     callback=run_ids_callback,
-    help="A run: from the state file if it is there, else from the API.",
+    help="A run (or evaluation:ID, red-team:ID, anonymization:ID): from the state file if"
+    " it is there, else from the API.",
 )
 @click.option("--sample", is_flag=True, help="A realistic sample run instead.")
 @click.option(

@@ -22,7 +22,7 @@ from watcher.config import Settings, resolve_api_key
 from watcher.deliver.sender import choose_body, text_part
 from watcher.errors import UsageError
 from watcher.events import Event, EventKind, Intent, MessageLimits, Notification
-from watcher.models import Run, is_terminal
+from watcher.models import Job, is_terminal
 from watcher.pipeline import TickPolicy
 from watcher.plugins import apprise_plugin
 from watcher.render import compose_messages, notify_type_for, render_message
@@ -64,11 +64,11 @@ async def load_event(settings: Settings, run_id: str | None, status: str | None)
         async with DataframerClient(
             config.base_url, resolve_api_key(settings), timeout=config.timeout
         ) as client:
-            run = await client.get_run(run_id)
+            run = await client.get_job(run_id)
     return _as_alert(run, utcnow())
 
 
-def _stored(settings: Settings, run_id: str) -> Run | None:
+def _stored(settings: Settings, run_id: str) -> Job | None:
     path = settings.state.path
     if not path.exists():
         return None
@@ -76,11 +76,11 @@ def _stored(settings: Settings, run_id: str) -> Run | None:
         return store.stored_run(run_id)
 
 
-def _as_alert(run: Run, now: datetime) -> Event:
+def _as_alert(run: Job, now: datetime) -> Event:
     """The alert a run's last status raises: a finished run as just finished (from
     PROCESSING); one still going as if it had just reached its status."""
     return Event(
-        run_id=run.id,
+        run_id=run.ref,
         kind=EventKind.TRANSITION,
         from_status="PROCESSING" if is_terminal(run.status) else None,
         to_status=run.status,
