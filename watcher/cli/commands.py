@@ -146,9 +146,9 @@ def track(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Watch these runs (works while `run` is running).
 
     A bare id is a generation run; evaluation:ID, red-team:ID and anonymization:ID name the
-    other kinds of job. Prints per id: "added"; "already tracked"; "tracked again" (it had been untracked); or,
-    for a run that finished without an alert (while untracked, or before discovery's silent
-    first pass), that it will be announced once.
+    other kinds of job. Prints per id: "added"; "already tracked"; "tracked again" (it had
+    been untracked); or, for a run that finished without an alert (while untracked, or before
+    discovery's silent first pass), that it will be announced once.
     """
     from watcher.cli.tracking import track_runs
 
