@@ -320,10 +320,21 @@ def check_config(state: CliState) -> None:
     type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK"], case_sensitive=False),
     help="With --sample: the alert to show (default SUCCEEDED).",
 )
+@click.option(
+    "--kind",
+    default=None,
+    type=click.Choice(["run", "evaluation", "red_team", "red-team", "anonymization"]),
+    help="With --sample: the kind of job (default run).",
+)
 @click.option("--channel", default=None, metavar="NAME", help="Only this channel.")
 @click.pass_obj
 def render(
-    state: CliState, run_id: str | None, sample: bool, status: str | None, channel: str | None
+    state: CliState,
+    run_id: str | None,
+    sample: bool,
+    status: str | None,
+    kind: str | None,
+    channel: str | None,
 ) -> None:
     """Print the title and body each channel (or one) would get for a run, and send nothing.
 
@@ -334,7 +345,7 @@ def render(
 
     with expected_errors():
         text, problems = render_command(
-            state.load(), run_id=run_id, sample=sample, status=status, channel=channel
+            state.load(), run_id=run_id, sample=sample, status=status, channel=channel, kind=kind
         )
     click.echo(text)
     for problem in problems:

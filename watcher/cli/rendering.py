@@ -27,6 +27,7 @@ from watcher.pipeline import TickPolicy
 from watcher.plugins import apprise_plugin
 from watcher.render import compose_messages, notify_type_for, render_message
 from watcher.route import route
+from watcher.run_refs import kind_name
 from watcher.service.runtime import tick_policy
 from watcher.state import Store
 from watcher.templates import HTML
@@ -49,15 +50,17 @@ class ChannelPreview:
     urls: tuple[tuple[str, str], ...]  # (service name, format) per URL, in the channel's order
 
 
-def _sample(status: str) -> Event:
-    return sample_event(status, now=utcnow())
+def _sample(status: str, kind: str = "run") -> Event:
+    return sample_event(status, now=utcnow(), kind=kind)
 
 
-async def load_event(settings: Settings, run_id: str | None, status: str | None) -> Event:
-    """The alert to show: a sample (`status`), or the run `run_id` as the state file holds
-    it, else as the API answers (key and base URL from the config)."""
+async def load_event(
+    settings: Settings, run_id: str | None, status: str | None, kind: str = "run"
+) -> Event:
+    """The alert to show: a sample (`status`, `kind`), or the run `run_id` as the state file
+    holds it, else as the API answers (key and base URL from the config)."""
     if run_id is None:
-        return _sample(status or "SUCCEEDED")
+        return _sample(status or "SUCCEEDED", kind)
     run = _stored(settings, run_id)
     if run is None:
         config = settings.dataframer
@@ -183,7 +186,13 @@ def preview_text(previews: Sequence[ChannelPreview]) -> str:
 
 
 def render_command(
-    settings: Settings, *, run_id: str | None, sample: bool, status: str | None, channel: str | None
+    settings: Settings,
+    *,
+    run_id: str | None,
+    sample: bool,
+    status: str | None,
+    channel: str | None,
+    kind: str | None = None,
 ) -> tuple[str, list[str]]:
     """`render`'s output and its warnings (a template that fell back, a name that rendered
     blank, a run still under way). Raises UsageError on conflicting options."""
@@ -191,8 +200,11 @@ def render_command(
         raise UsageError("give exactly one of --run RUN_ID and --sample")
     if status is not None and not sample:
         raise UsageError("--status goes with --sample (a run's status is its own)")
+    if kind is not None and not sample:
+        raise UsageError("--kind goes with --sample (a run's kind is in its reference)")
     name = channel_argument(settings, channel)
-    event = run_async(load_event(settings, run_id, status.upper() if status else None))
+    wanted = status.upper() if status else None
+    event = run_async(load_event(settings, run_id, wanted, kind_name(kind or "run") or "run"))
     problems = []
     if event.kind is not EventKind.STUCK and not is_terminal(event.to_status):
         problems.append(

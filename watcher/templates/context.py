@@ -181,8 +181,8 @@ def _facts(event: Event, kind: str, duration: float | None, run_url: str | None)
         facts.append(("Kind", KIND_WORDS.get(kind, kind)))
     if kind in ("run", "red_team") or (run is not None and run.spec_name):
         facts.append(("Spec", spec_label(run)))
-    facts += _kind_facts(run)
     facts.append(("Status", transition_of(event)))
+    facts += _kind_facts(run)
     if event.stuck_for is not None and event.kind is not EventKind.STUCK:
         facts.append(("Stuck", f"was stuck for {human_duration(event.stuck_for)} before this"))
     facts += [("Flagged", reason) for reason in event.reasons]
