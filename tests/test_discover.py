@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
 from hypothesis import given
@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from watcher.detect import detect
 from watcher.discover import DiscoveryFilter
-from watcher.events import Observation
+from watcher.events import Observation, Snapshot, Source
 from watcher.models import AnonymizationRun, Job, RedTeamRun, Run
+from watcher.stuck import StuckRules, is_due
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -103,3 +104,18 @@ def test_detect_keys_every_kind_by_its_reference() -> None:
     observation = Observation(runs=(Run(id="x"), RedTeamRun(id="x")))
     detection = detect({}, observation, NOW)
     assert sorted(s.run_id for s in detection.snapshots) == ["red-team:x", "x"]
+
+
+def test_only_a_kind_that_reports_progress_can_stall_while_processing() -> None:
+    """`no_progress_after` needs a sample count: a PROCESSING red-team run or evaluation is
+    never stuck for want of one; PENDING too long is stuck whatever the kind."""
+    rules = StuckRules(pending_after=60, no_progress_after=60)
+    later = NOW + timedelta(hours=1)
+
+    def snap(ref: str, status: str) -> Snapshot:
+        return Snapshot(ref, Source.EXPLICIT, status, progress_at=NOW)
+
+    assert is_due(snap("r1", "PROCESSING"), later, rules)
+    assert not is_due(snap("red-team:t1", "PROCESSING"), later, rules)
+    assert not is_due(snap("evaluation:e1", "PROCESSING"), later, rules)
+    assert is_due(snap("evaluation:e1", "PENDING"), later, rules)

@@ -30,6 +30,9 @@ class Kind:
     detail_suffix: str  # after the id: "" for the detail itself, "status/" for red-team runs
     listed: bool  # whether the collection answers GET with every job (discovery)
     noun: str  # in a sentence: "Dataframer red-team run FAILED"
+    # Whether it reports progress while PROCESSING (samples_completed): only such a kind can
+    # be called stuck for making no progress (`alerts.stuck.no_progress_after`).
+    progress: bool
     one: TypeAdapter[Job]
     many: TypeAdapter[list[Job]]
 
@@ -44,7 +47,14 @@ class Kind:
 
 
 def _kind(
-    name: str, model: type[Job], path: str, *, suffix: str = "", listed: bool, noun: str
+    name: str,
+    model: type[Job],
+    path: str,
+    *,
+    suffix: str = "",
+    listed: bool,
+    noun: str,
+    progress: bool = False,
 ) -> Kind:
     return Kind(
         name,
@@ -53,6 +63,7 @@ def _kind(
         suffix,
         listed,
         noun,
+        progress,
         TypeAdapter(model),
         TypeAdapter(list[model]),  # type: ignore[valid-type]
     )
@@ -61,7 +72,7 @@ def _kind(
 KIND_TABLE: dict[str, Kind] = {
     k.name: k
     for k in (
-        _kind("run", Run, "runs/", listed=True, noun="run"),
+        _kind("run", Run, "runs/", listed=True, noun="run", progress=True),
         _kind("evaluation", Evaluation, "evaluations/", listed=False, noun="evaluation"),
         _kind(
             "red_team",

@@ -21,7 +21,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from watcher.events import Event, EventKind, Snapshot
+from watcher.kinds import kind_info
 from watcher.models import Job, RunStatus
+from watcher.run_refs import kind_of
 
 __all__ = [
     "StuckRules",
@@ -95,6 +97,8 @@ def is_due(snapshot: Snapshot, now: datetime, rules: StuckRules) -> bool:
     if snapshot.gone or snapshot.muted or snapshot.progress_at is None:
         return False
     limit = rules.threshold(snapshot.status)
+    if snapshot.status == RunStatus.PROCESSING and not kind_info(kind_of(snapshot.run_id)).progress:
+        limit = None  # a kind that reports no progress cannot be seen not to make any
     if limit is None or (now - snapshot.progress_at).total_seconds() < limit:
         return False
     if not snapshot.stuck:
