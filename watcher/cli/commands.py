@@ -186,8 +186,9 @@ def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
 def status(
     state: CliState, active: bool, statuses: tuple[str, ...], limit: int | None, as_json: bool
 ) -> None:
-    """The tracked runs, newest first: id, spec, status, since, samples, cost, last polled;
-    and deliveries per channel.
+    """The tracked runs of every kind, newest first: id, spec, status, since, samples, cost,
+    last polled (and the kind, once one other than a generation run is watched); and
+    deliveries per channel.
 
     Without a filter: every active run and the 20 newest finished ones, with a count of the
     rest (--json lists every run).
