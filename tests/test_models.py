@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from dataframer import Dataframer
 from dataframer.types.dataframer.anonymization_run_list_response import (
     AnonymizationRunListResponseItem,
 )
@@ -24,13 +25,14 @@ from dataframer.types.dataframer.run_retrieve_response import RunRetrieveRespons
 from pydantic import BaseModel
 
 from tests.simulator.sdk_oracle import fields, literal_values
+from tests.simulator.test_contract_kinds import DATASET, NO_FAILURES, RED_TEAM_SPEC
 from tests.support import API_KEY
 from watcher.api import DataframerClient
 from watcher.errors import NotFound
 from watcher.kinds import KIND_TABLE, LISTED_KINDS
 from watcher.models import AnonymizationRun, Evaluation, Job, RedTeamRun, Run
 from watcher.run_refs import KINDS
-from watcher.simulator import Simulator, SimulatorServer
+from watcher.simulator import ManualClock, Simulator, SimulatorServer
 
 # What the pipeline reads of any job (`Job`): None where a kind has no such thing.
 SHARED_VIEW = set(Job.model_fields) - {"id", "status", "created_at", "completed_at"}
@@ -155,3 +157,52 @@ def test_a_job_of_another_kind_is_not_found_under_a_kind_it_is_not() -> None:
 
     with SimulatorServer(sim) as server, pytest.raises(NotFound):
         asyncio.run(go())
+
+
+def test_what_the_sdk_makes_our_models_read_the_same() -> None:
+    """The SDK creates a job of each kind on the simulator and follows it to its end; our
+    client reads the same job by its reference, and every field both models hold agrees."""
+    clock = ManualClock()
+    sim = Simulator(api_key=API_KEY, clock=clock, seed=5)
+    sim.defaults = NO_FAILURES
+    run = sim.add_run(outcome="SUCCEEDED", number_of_samples=10, created_ago_seconds=1e4)
+    with SimulatorServer(sim) as server, Dataframer(api_key=API_KEY, base_url=server.url) as sdk:
+        api = sdk.dataframer
+        made = {
+            "evaluation": api.evaluations.create(run_id=run.id).id,
+            "red-team": api.red_team_runs.create(
+                model_name="moonshotai/Kimi-K3",
+                number_of_behaviors=2,
+                number_of_prompts_per_behavior=2,
+                red_team_spec_id=RED_TEAM_SPEC,
+            ).id,
+            "anonymization": api.anonymization_runs.create(
+                dataset_id=DATASET, detection_method="pii_m1", pii_types=["email"]
+            ).id,
+        }
+        clock.advance(10_000)
+        theirs: dict[str, BaseModel] = {
+            "evaluation": api.evaluations.retrieve(str(made["evaluation"])),
+            "red-team": api.red_team_runs.retrieve_status(str(made["red-team"])),
+            "anonymization": api.anonymization_runs.retrieve(str(made["anonymization"])),
+        }
+        jobs, _ = _read_all(server, [f"{prefix}:{job_id}" for prefix, job_id in made.items()])
+    for job, (prefix, sdk_job) in zip(jobs, theirs.items(), strict=True):
+        assert job.ref == f"{prefix}:{sdk_job.id}"  # type: ignore[attr-defined]
+        assert job.status == "SUCCEEDED"
+        compared = 0
+        for name, info in type(sdk_job).model_fields.items():
+            wire = info.alias or name
+            if wire in type(job).model_fields and wire != "results":
+                assert _plain(getattr(job, wire)) == _plain(getattr(sdk_job, name)), wire
+                compared += 1
+        assert compared >= 7, prefix  # the lifecycle and the kind's own fields
+
+
+def _plain(value: Any) -> Any:
+    """Models as their wire dicts, so ours and the SDK's compare by value."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
