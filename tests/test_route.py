@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from watcher.config import Route
 from watcher.events import STUCK, Event, EventKind, Intent
-from watcher.models import TERMINAL_STATUSES, Run
+from watcher.models import TERMINAL_STATUSES, Evaluation, RedTeamRun, Run
 from watcher.route import ROUTABLE, RouteRule, job_kind, matches, quiet_until, route
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # 13:00 in Berlin, 21:00 in Tokyo
@@ -49,12 +49,6 @@ class Rule:
     template: str | None = None
     quiet_hours: Quiet | None = None
     stop: bool = False
-
-
-class KindedRun(Run):
-    """A run that knows its job kind, as the job kinds' part of issue 9 gives it."""
-
-    kind: str = "run"
 
 
 def alert(
@@ -271,10 +265,14 @@ def test_spec_routes_and_status_routes_combine() -> None:
 
 
 def test_kinds_match_the_job_kind_and_a_plain_run_is_a_run() -> None:
-    """`kinds` matches the alert's job kind: the run's own `kind` when it has one (spelled
-    red-team or red_team), else "run"."""
-    evaluation = dataclasses.replace(alert("FAILED"), run=KindedRun(id="e1", kind="evaluation"))
-    red_team = dataclasses.replace(alert("FAILED"), run=KindedRun(id="t1", kind="red-team"))
+    """`kinds` matches the alert's job kind, read from its canonical reference: a bare id is
+    a generation run, `evaluation:ID` an evaluation, `red-team:ID` a red-team run."""
+    evaluation = dataclasses.replace(
+        alert("FAILED"), run_id="evaluation:e1", run=Evaluation(id="e1", status="FAILED")
+    )
+    red_team = dataclasses.replace(
+        alert("FAILED"), run_id="red-team:t1", run=RedTeamRun(id="t1", status="FAILED")
+    )
     assert [job_kind(e) for e in (alert(), evaluation, red_team)] == [
         "run",
         "evaluation",

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.run_refs import normalize_run_id, normalize_run_ids
+from watcher.run_refs import (
+    kind_name,
+    kind_of,
+    normalize_run_id,
+    normalize_run_ids,
+    parse_ref,
+    split_key,
+)
 
 
 def test_uuids_are_stripped_and_lower_cased() -> None:
@@ -39,7 +46,7 @@ def test_every_uuid_in_any_case_normalizes_to_its_canonical_form(value: uuid.UUI
     assert normalize_run_id(normalize_run_id(str(value))) == str(value)
 
 
-TOKENS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}", fullmatch=True)
+TOKENS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 
 
 @given(st.lists(st.one_of(st.uuids().map(str), TOKENS), max_size=8), st.randoms())
@@ -61,3 +68,71 @@ def test_36_characters_that_are_no_uuid_are_a_plain_token() -> None:
     """Only a real UUID is lower-cased; a 36-character token keeps its case."""
     token = "Run-" + "X" * 32
     assert normalize_run_id(token) == token
+
+
+# --- every job kind ---------------------------------------------------------------------------
+
+UUID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind", "key"),
+    [
+        (UUID, "run", UUID),
+        (f"run:{UUID}", "run", UUID),
+        (f"evaluation:{UUID.upper()}", "evaluation", f"evaluation:{UUID}"),
+        (f" Evaluation : {UUID} ", "evaluation", f"evaluation:{UUID}"),
+        (f"red-team:{UUID}", "red_team", f"red-team:{UUID}"),
+        (f"red_team:{UUID}", "red_team", f"red-team:{UUID}"),
+        (f"RED-TEAM:{UUID}", "red_team", f"red-team:{UUID}"),
+        ("anonymization:anon-7", "anonymization", "anonymization:anon-7"),
+    ],
+)
+def test_each_kind_has_one_canonical_reference(typed: str, kind: str, key: str) -> None:
+    """A bare id is a generation run; a prefix names the other kinds, in any spelling the
+    brief allows, and always comes back as one canonical key."""
+    ref = parse_ref(typed)
+    assert (ref.kind, ref.key) == (kind, key)
+    assert normalize_run_id(typed) == key
+    assert kind_of(key) == kind
+    assert split_key(key) == ref
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("evaluation:", "no id after evaluation:"),
+        ("red-team:  ", "no id after red-team:"),
+        (f"foo:{UUID}", "unknown kind 'foo'"),
+        ("run:evaluation:x", "not a run id"),
+        ("evaluation:a b", "not a run id"),
+        (":x", "unknown kind ''"),
+    ],
+)
+def test_a_bad_reference_is_one_line_naming_the_value(bad: str, words: str) -> None:
+    """A prefix that names no kind, a kind without an id, or a bad id after a good prefix:
+    one line that quotes what was typed and says what is wrong."""
+    with pytest.raises(ValueError, match="not a run") as caught:
+        parse_ref(bad)
+    message = str(caught.value)
+    assert words in message
+    assert repr(bad) in message
+    assert "\n" not in message
+
+
+KIND_PREFIXES = st.sampled_from(
+    ["", "run:", "evaluation:", "Evaluation:", "red-team:", "red_team:", "anonymization:"]
+)
+
+
+@given(KIND_PREFIXES, st.one_of(st.uuids().map(str), TOKENS))
+def test_a_canonical_key_reads_back_as_itself(prefix: str, job_id: str) -> None:
+    """Whatever was typed, its canonical key is a fixed point, names the same kind, and
+    splits back into the same id: the state file and the CLI never disagree about a job."""
+    key = normalize_run_id(f" {prefix}{job_id.upper() if len(job_id) == 36 else job_id} ")
+    assert normalize_run_id(key) == key
+    ref = split_key(key)
+    assert ref == parse_ref(key)
+    assert ref.key == key
+    expected = kind_name(prefix.rstrip(":")) if prefix else "run"
+    assert ref.kind == expected == kind_of(key)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import UTC
 from types import TracebackType
 from typing import Self
-from urllib.parse import quote
 
 import httpx
 import pydantic
@@ -34,7 +33,9 @@ from watcher.errors import (
     Unauthorized,
     socket_phrase,
 )
-from watcher.models import RUN, RUN_LIST, Run
+from watcher.kinds import Kind, kind_info
+from watcher.models import Job, Run
+from watcher.run_refs import split_key
 
 log = structlog.get_logger("watcher.api")
 
@@ -115,37 +116,48 @@ class DataframerClient:
         A malformed item is skipped (logged) so one bad run cannot stall the others; with
         `strict` (the discovery baseline, which must see every run) it fails the whole read.
         """
-        content = await self._get(RUNS_PATH)
+        return [run for run in await self._list(kind_info("run"), strict) if isinstance(run, Run)]
+
+    async def list_jobs(self, kind: str, *, strict: bool = False) -> list[Job]:
+        """Every job of a listed kind (`watcher.kinds.LISTED_KINDS`), newest first: the one
+        function each list read goes through, so a kind's reader can change in one place."""
+        if kind == "run":
+            return list(await self.list_runs(strict=strict))
+        return await self._list(kind_info(kind), strict)
+
+    async def _list(self, kind: Kind, strict: bool) -> list[Job]:
+        content = await self._get(kind.list_path)
         try:
-            return RUN_LIST.validate_json(content)
+            return kind.many.validate_json(content)
         except pydantic.ValidationError as exc:
-            return self._salvage(content, exc, strict=strict)
+            return self._salvage(kind, content, exc, strict=strict)
 
     def _salvage(
-        self, content: bytes, error: pydantic.ValidationError, *, strict: bool
-    ) -> list[Run]:
-        """The well-formed runs of a list with bad items; a body that is no JSON list fails.
+        self, kind: Kind, content: bytes, error: pydantic.ValidationError, *, strict: bool
+    ) -> list[Job]:
+        """The well-formed jobs of a list with bad items; a body that is no JSON list fails.
 
         An item without a usable id is skipped even in strict mode: no run can ever be known
         by it, so it must not hold the discovery baseline back forever.
         """
+        what = "run" if kind.name == "run" else kind.noun
         try:
             items = json.loads(content)
         except ValueError:
             items = None
         if not isinstance(items, list):
             raise BadResponse(
-                f"the run list from {self.base_url} is malformed: {_first(error)}"
+                f"the {what} list from {self.base_url} is malformed: {_first(error)}"
             ) from error
-        runs: list[Run] = []
+        runs: list[Job] = []
         for item in items:
             try:
-                runs.append(RUN.validate_python(item))
+                runs.append(kind.one.validate_python(item))
             except pydantic.ValidationError as exc:
                 run_id = item.get("id") if isinstance(item, dict) else None
                 if strict and isinstance(run_id, str) and run_id:
                     raise BadResponse(
-                        f"run {run_id} in the run list from {self.base_url} is malformed:"
+                        f"{what} {run_id} in the {what} list from {self.base_url} is malformed:"
                         f" {_first(exc)}"
                     ) from exc
                 self._skipped(run_id, exc)
@@ -153,7 +165,7 @@ class DataframerClient:
             # Not one usable item: a broken answer (wrong types throughout), not an empty
             # company. Reading it as "no runs" would only cost a detail read per active run.
             raise BadResponse(
-                f"every item of the run list from {self.base_url} is malformed: {_first(error)}"
+                f"every item of the {what} list from {self.base_url} is malformed: {_first(error)}"
             ) from error
         return runs
 
@@ -167,17 +179,27 @@ class DataframerClient:
         log.warning("malformed_run_skipped", run_id=key, error=_first(exc))
 
     async def get_run(self, run_id: str) -> Run:
-        """One run in detail (with generated files)."""
-        content = await self._get(f"{RUNS_PATH}{quote(run_id, safe='')}/")
+        """One generation run in detail (with generated files)."""
+        run = await self.get_job(run_id)
+        if not isinstance(run, Run):  # a prefixed reference: the caller meant get_job
+            raise BadResponse(f"{run_id} is not a generation run")
+        return run
+
+    async def get_job(self, key: str) -> Job:
+        """One job in detail, by its canonical reference (`watcher.run_refs`): a generation
+        run by its id, the other kinds from their own paths (red-team: its status path)."""
+        ref = split_key(key)
+        kind = kind_info(ref.kind)
+        content = await self._get(kind.detail_path(ref.id))
         try:
-            run = RUN.validate_json(content)
+            job = kind.one.validate_json(content)
         except pydantic.ValidationError as exc:
             raise BadResponse(
-                f"run {run_id} from {self.base_url} is malformed: {_first(exc)}"
+                f"{kind.noun} {key} from {self.base_url} is malformed: {_first(exc)}"
             ) from exc
-        if run.id != run_id:
-            raise BadResponse(f"asked {self.base_url} for run {run_id} and got run {run.id}")
-        return run
+        if job.id != ref.id:
+            raise BadResponse(f"asked {self.base_url} for {kind.noun} {key} and got {job.ref}")
+        return job
 
     async def check_key(self) -> None:
         """Raise Unauthorized if the API refuses the key; any other answer is not our concern.

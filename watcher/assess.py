@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watcher.events import Event
-from watcher.models import TERMINAL_STATUSES, Run, RunStatus
+from watcher.models import TERMINAL_STATUSES, Job, RunStatus
 
 __all__ = ["COST", "QUALITY", "Thresholds", "assess", "assess_all"]
 
@@ -77,7 +77,7 @@ def assess_all(events: Sequence[Event], thresholds: Thresholds) -> tuple[Event, 
     return tuple(assess(event, thresholds) for event in events)
 
 
-def quality_reason(run: Run, above: float) -> str | None:
+def quality_reason(run: Job, above: float) -> str | None:
     """Why `run` gets the quality flag ("33% of samples failed (2 of 6), above 5%"), or None
     when its failed share is not above `above` or cannot be known."""
     completed, failed = run.samples_completed, run.samples_failed
@@ -91,7 +91,7 @@ def quality_reason(run: Run, above: float) -> str | None:
     return f"{shown} of samples failed ({failed} of {finished}), above {limit:.{_exact(limit)}f}%"
 
 
-def cost_reason(run: Run, above: float) -> str | None:
+def cost_reason(run: Job, above: float) -> str | None:
     """Why `run` gets the cost flag ("$412.00 > $100.00"), or None when its cost is not
     above `above` or is unknown."""
     cost = run.total_cost

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from watcher.events import Detection, Event, EventKind, Observation, Snapshot, Source
-from watcher.models import Run, is_terminal
+from watcher.models import Job, is_terminal
 from watcher.stuck import advance, stall_of
 
 
@@ -32,13 +32,13 @@ def detect(previous: Mapping[str, Snapshot], observation: Observation, now: date
     events: list[Event] = []
     seen: set[str] = set()
     for run in observation.runs:
-        if run.id in seen:  # a list that repeats a run: the first (newest) copy wins
+        if run.ref in seen:  # a list that repeats a run: the first (newest) copy wins
             continue
-        seen.add(run.id)
-        prev = previous.get(run.id)
+        seen.add(run.ref)
+        prev = previous.get(run.ref)
         if prev is not None and is_terminal(prev.status):
             continue  # finished runs are final and not polled again
-        snapshot, event = _observe(prev, run, observation.baseline, now)
+        snapshot, event = _observe(prev, run, observation.silent(run), now)
         snapshots.append(advance(prev, snapshot, now))
         if event is not None:
             if event.alert and prev is not None:
@@ -65,12 +65,12 @@ def detect(previous: Mapping[str, Snapshot], observation: Observation, now: date
 
 
 def _observe(
-    prev: Snapshot | None, run: Run, baseline: bool, now: datetime
+    prev: Snapshot | None, run: Job, baseline: bool, now: datetime
 ) -> tuple[Snapshot, Event | None]:
     """One observed run against its previous snapshot (never a terminal one)."""
     if prev is None:
         snapshot = Snapshot(
-            run_id=run.id,
+            run_id=run.ref,
             source=Source.DISCOVERED,
             status=run.status,
             status_since=now,
@@ -102,14 +102,14 @@ def _observe(
 def _event(
     kind: EventKind,
     from_status: str | None,
-    run: Run,
+    run: Job,
     now: datetime,
     previous_since: datetime | None,
     *,
     alert: bool,
 ) -> Event:
     return Event(
-        run_id=run.id,
+        run_id=run.ref,
         kind=kind,
         from_status=from_status,
         to_status=run.status,

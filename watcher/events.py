@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from watcher.models import Run
+from watcher.models import Job
 
 
 class Source(StrEnum):
@@ -40,7 +40,7 @@ class Snapshot:
     last_polled: datetime | None = None
     gone: bool = False
     muted: bool = False  # untracked by hand: kept so discovery does not announce it again
-    run: Run | None = None
+    run: Job | None = None
     progress_at: datetime | None = None
     stuck_since: datetime | None = None
     stuck_notified_at: datetime | None = None
@@ -103,7 +103,7 @@ class Event:
     to_status: str | None
     at: datetime
     alert: bool
-    run: Run | None = None
+    run: Job | None = None
     # When the previous status began, so an alert can say how long the run took.
     previous_since: datetime | None = None
     flags: tuple[str, ...] = ()
@@ -122,12 +122,19 @@ class Observation:
     """What one tick's fetch saw.
 
     `runs` are the runs the API returned; `missing` the ids it confirmed gone (404);
-    `baseline` is True on the first discovery pass, whose new runs are recorded silently.
+    `baseline` is True on a first discovery pass, whose new runs are recorded silently: of
+    every kind, or only of those in `baseline_kinds` when it names some (a kind added to
+    `track.kinds` later gets a silent first pass of its own).
     """
 
-    runs: tuple[Run, ...]
+    runs: tuple[Job, ...]
     missing: frozenset[str] = frozenset()
     baseline: bool = False
+    baseline_kinds: frozenset[str] = frozenset()
+
+    def silent(self, job: Job) -> bool:
+        """Whether this observation of `job` is part of a silent baseline."""
+        return self.baseline and (not self.baseline_kinds or job.kind in self.baseline_kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +234,8 @@ class TickRecord:
     snapshots: tuple[Snapshot, ...]
     events: tuple[Event, ...]
     notifications: tuple[Notification, ...]
-    baseline_done: bool = False  # set the "discovery baseline taken" flag
+    baseline_done: bool = False  # set the "discovery baseline taken" flag (generation runs)
+    baseline_kinds: frozenset[str] = frozenset()  # the kinds whose baseline this tick took
     # Alerts that wait (quiet hours, the rest of a digest burst) or that a mute silenced, and
     # the channels' digest windows as this tick left them (`watcher.hold`).
     held: tuple[Held, ...] = ()

@@ -1,14 +1,15 @@
 """fetch: the stage that turns one tick's requests into an Observation.
 
-Discovery reads the list once per tick; a few explicit runs are read one by one; a run that
-just finished is read in detail once (enrich), and so is a run that looks stuck, before it is
-called stuck (reread). The client itself lives in watcher.api.
+Discovery reads each discovered kind's list once per tick; a few explicit runs are read one
+by one (each kind from its own path, `watcher.kinds`); a run that just finished is read in
+detail once (enrich), and so is a run that looks stuck, before it is called stuck (reread).
+The client itself lives in watcher.api.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -21,7 +22,9 @@ from watcher.errors import (
     Unauthorized,
 )
 from watcher.events import Observation, Snapshot, Source
-from watcher.models import Run, is_terminal
+from watcher.kinds import LISTED_KINDS, kind_info
+from watcher.models import Job, is_terminal
+from watcher.run_refs import KINDS, kind_of
 
 __all__ = [
     "LIST_THRESHOLD",
@@ -60,32 +63,54 @@ async def observe(
     *,
     track_all: bool,
     baseline: bool,
+    kinds: Collection[str] = ("run",),
+    pending_baselines: Collection[str] | None = None,
+    admit: Callable[[Job], bool] | None = None,
 ) -> FetchReport:
-    """Fetch what this tick needs: the list (discovery or many runs), then single runs.
+    """Fetch what this tick needs: per kind the list (discovery or many runs), then single runs.
 
-    A run missing from the list is confirmed with a detail read: only a 404 marks it gone, so a
-    list that comes back wrongly empty never invents a vanished run. Unauthorized and a failed
-    list read fail the tick, and so do single reads that all failed (without a list, that is
-    the API being down); an error on some runs is contained in the report.
+    With `track_all`, each listed kind in `kinds` is discovered; its first pass is a silent
+    baseline when `baseline` is set (every discovered kind) or, given `pending_baselines`,
+    for the kinds named there. `admit` (`track.filter`) decides which new jobs of a list get
+    tracked; one already known is always followed. A run missing from the list is confirmed
+    with a detail read: only a 404 marks it gone, so a list that comes back wrongly empty never
+    invents a vanished run. Unauthorized and a failed list read fail the tick, and so do single
+    reads that all failed (without a list, that is the API being down); an error on some runs
+    is contained in the report.
     """
     before = client.requests
-    explicit = [
-        s.run_id for s in snapshots.values() if s.source is Source.EXPLICIT and is_active(s)
-    ]
-    runs: list[Run] = []
-    to_read: list[str] = explicit
-    listed_any = track_all or len(explicit) > LIST_THRESHOLD
-    if listed_any:
-        listed = await client.list_runs(strict=baseline and track_all)
-        listed_ids = {run.id for run in listed}
-        if track_all:
-            runs = listed
-            candidates: Iterable[str] = (s.run_id for s in snapshots.values() if is_active(s))
+    discovered = [k for k in LISTED_KINDS if k in kinds] if track_all else []
+    if pending_baselines is None:
+        silent = frozenset(discovered) if baseline else frozenset()
+    else:
+        silent = frozenset(k for k in discovered if k in pending_baselines)
+    explicit: dict[str, list[str]] = {}
+    active: dict[str, list[str]] = {}
+    for s in snapshots.values():
+        if is_active(s):
+            active.setdefault(kind_of(s.run_id), []).append(s.run_id)
+            if s.source is Source.EXPLICIT:
+                explicit.setdefault(kind_of(s.run_id), []).append(s.run_id)
+    runs: list[Job] = []
+    to_read: list[str] = []
+    listed_any = False
+    for kind in KINDS:
+        mine = explicit.get(kind, [])
+        discover = kind in discovered
+        if not (discover or (kind in LISTED_KINDS and len(mine) > LIST_THRESHOLD)):
+            to_read += mine
+            continue
+        listed_any = True
+        listed = await client.list_jobs(kind, strict=kind in silent)
+        listed_refs = {run.ref for run in listed}
+        if discover:
+            runs += [run for run in listed if admit is None or run.ref in snapshots or admit(run)]
+            candidates: Iterable[str] = active.get(kind, [])
         else:
-            wanted = set(explicit)
-            runs = [run for run in listed if run.id in wanted]
-            candidates = explicit
-        to_read = [run_id for run_id in candidates if run_id not in listed_ids]
+            wanted = set(mine)
+            runs += [run for run in listed if run.ref in wanted]
+            candidates = mine
+        to_read += [ref for ref in candidates if ref not in listed_refs]
     read, missing, errors = await _read_each(client, to_read)
     if not listed_any and errors and len(errors) == len(to_read):
         # Every request of the tick failed: the API is down, not one run. Fail the tick so the
@@ -93,11 +118,14 @@ async def observe(
         raise _most_telling(errors.values())
     return FetchReport(
         observation=Observation(
-            runs=tuple(runs + read), missing=frozenset(missing), baseline=baseline and track_all
+            runs=tuple(runs + read),
+            missing=frozenset(missing),
+            baseline=bool(silent),
+            baseline_kinds=silent,
         ),
         requests=client.requests - before,
         run_errors=errors,
-        detailed=frozenset(run.id for run in read),
+        detailed=frozenset(run.ref for run in read),
     )
 
 
@@ -112,15 +140,15 @@ def _most_telling(errors: Iterable[ApiError]) -> ApiError:
 
 async def _read_each(
     client: DataframerClient, run_ids: list[str]
-) -> tuple[list[Run], list[str], dict[str, ApiError]]:
+) -> tuple[list[Job], list[str], dict[str, ApiError]]:
     results = await asyncio.gather(
-        *(client.get_run(run_id) for run_id in run_ids), return_exceptions=True
+        *(client.get_job(run_id) for run_id in run_ids), return_exceptions=True
     )
-    runs: list[Run] = []
+    runs: list[Job] = []
     missing: list[str] = []
     errors: dict[str, ApiError] = {}
     for run_id, result in zip(run_ids, results, strict=True):
-        if isinstance(result, Run):
+        if isinstance(result, Job):
             runs.append(result)
         elif isinstance(result, NotFound):
             missing.append(run_id)
@@ -133,16 +161,17 @@ async def _read_each(
     return runs, missing, errors
 
 
-async def enrich(client: DataframerClient, runs: Iterable[Run]) -> dict[str, Run]:
-    """Detail reads for runs that just finished and came from the list (no files in it).
+async def enrich(client: DataframerClient, runs: Iterable[Job]) -> dict[str, Job]:
+    """Detail reads for runs that just finished and came from the list (no files in it);
+    evaluations are only ever read in detail, so never twice.
 
     A failed read is logged and skipped: the alert goes out with what the list said.
     """
-    wanted = [run.id for run in runs if run.generated_files is None]
-    results = await asyncio.gather(*(client.get_run(r) for r in wanted), return_exceptions=True)
-    detailed: dict[str, Run] = {}
+    wanted = [run.ref for run in runs if run.generated_files is None and kind_info(run.kind).listed]
+    results = await asyncio.gather(*(client.get_job(r) for r in wanted), return_exceptions=True)
+    detailed: dict[str, Job] = {}
     for run_id, result in zip(wanted, results, strict=True):
-        if isinstance(result, Run):
+        if isinstance(result, Job):
             detailed[run_id] = result
         elif isinstance(result, Exception):
             log.warning("enrich_failed", run_id=run_id, error=str(result))
@@ -153,18 +182,18 @@ async def enrich(client: DataframerClient, runs: Iterable[Run]) -> dict[str, Run
 
 async def reread(
     client: DataframerClient, run_ids: Iterable[str]
-) -> tuple[dict[str, Run], dict[str, ApiError]]:
+) -> tuple[dict[str, Job], dict[str, ApiError]]:
     """Detail reads of runs that look stuck: the runs read, and the errors of the others.
 
     Every failure is contained (a 404, a refused key, the API down): the caller postpones its
     decision about that run to a later tick, and the tick goes on.
     """
     wanted = list(dict.fromkeys(run_ids))
-    results = await asyncio.gather(*(client.get_run(r) for r in wanted), return_exceptions=True)
-    runs: dict[str, Run] = {}
+    results = await asyncio.gather(*(client.get_job(r) for r in wanted), return_exceptions=True)
+    runs: dict[str, Job] = {}
     errors: dict[str, ApiError] = {}
     for run_id, result in zip(wanted, results, strict=True):
-        if isinstance(result, Run):
+        if isinstance(result, Job):
             runs[run_id] = result
         elif isinstance(result, ApiError):
             errors[run_id] = result

@@ -20,15 +20,17 @@ import structlog
 from watcher.api import DataframerClient
 from watcher.assess import Thresholds, assess_all
 from watcher.detect import detect
+from watcher.discover import DiscoveryFilter
 from watcher.errors import ApiError, StateConflict
 from watcher.events import Event, EventKind, MessageLimits, Notification, Snapshot, TickRecord
 from watcher.fetch import FetchReport, enrich, is_active, observe, reread
 from watcher.hold import Decision, DigestPolicy, hold, silencing
 from watcher.models import KNOWN_STATUSES
 from watcher.render import compose_digest, compose_messages
-from watcher.route import RouteRule, route
+from watcher.route import RouteRule, job_kind, route
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
+from watcher.state.record import baseline_key
 from watcher.stuck import StuckRules, candidates, decide, stall_of
 from watcher.templates import BUILTIN, Templates
 
@@ -57,6 +59,9 @@ class TickPolicy:
     digest: DigestPolicy | None = None
     stuck: StuckRules | None = None
     templates: Templates = BUILTIN
+    # The kinds discovery reads (`track.kinds`) and which new jobs it tracks (`track.filter`).
+    track_kinds: tuple[str, ...] = ("run",)
+    track_filter: DiscoveryFilter = field(default_factory=DiscoveryFilter)
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,13 @@ class TickSummary:
     # silent first sightings are an inventory, not changes, and are left out.
     transitions: dict[str, int] = dataclasses.field(default_factory=dict)
     stuck: int = 0  # STUCK alerts this tick, reminders included (not transitions)
+    # The same changes by (kind, new status), for the metrics' kind label.
+    kind_transitions: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
         fields = dataclasses.asdict(self)
-        del fields["at"]
+        del fields["at"], fields["kind_transitions"]
         return fields
 
 
@@ -127,8 +134,20 @@ class Pipeline:
         now = self.clock()
         snapshots = self.store.snapshots()
         track_all = policy.track_all
-        baseline = track_all and not self.store.baseline_done
-        report = await observe(self.client, snapshots, track_all=track_all, baseline=baseline)
+        # Each discovered kind takes its own silent first pass, also one added to it later.
+        pending = {k for k in policy.track_kinds if self.store.get_meta(baseline_key(k)) is None}
+        flt = policy.track_filter
+        report = await observe(
+            self.client,
+            snapshots,
+            track_all=track_all,
+            baseline=bool(pending),
+            kinds=policy.track_kinds,
+            pending_baselines=pending,
+            admit=flt.admits if flt.active else None,
+        )
+        silent = report.observation.baseline_kinds
+        baseline = bool(silent)
         for run_id, error in report.run_errors.items():
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
         detection = detect(snapshots, report.observation, now)
@@ -161,7 +180,8 @@ class Pipeline:
                 snapshots=written,
                 events=events,
                 notifications=tuple(notes),
-                baseline_done=baseline,
+                baseline_done="run" in silent,
+                baseline_kinds=silent,
                 held=decision.held,
                 suppressed=decision.suppressed,
                 windows=decision.windows,
@@ -174,6 +194,12 @@ class Pipeline:
         for index, event in enumerate(events):
             _log_event(event, channels_of.get(index, []))
         _log_unstuck(snapshots, written, now)
+        changes = [
+            (job_kind(e), "GONE" if e.kind is EventKind.GONE else str(e.to_status))
+            for e in events
+            if e.kind is not EventKind.STUCK
+            and not (e.kind is EventKind.FIRST_SEEN and e.run is not None and e.run.kind in silent)
+        ]
         return TickSummary(
             at=now,
             observed=len(report.observation.runs),
@@ -184,14 +210,8 @@ class Pipeline:
             run_errors=len(report.run_errors),
             baseline=baseline,
             tracked_active=sum(1 for s in self.store.snapshots().values() if is_active(s)),
-            transitions=dict(
-                Counter(
-                    "GONE" if e.kind is EventKind.GONE else str(e.to_status)
-                    for e in events
-                    if e.kind is not EventKind.STUCK
-                    and not (baseline and e.kind is EventKind.FIRST_SEEN)
-                )
-            ),
+            transitions=dict(Counter(status for _, status in changes)),
+            kind_transitions=dict(Counter(changes)),
             stuck=len(stuck_events),
         )
 
@@ -249,7 +269,7 @@ class Pipeline:
         due = [] if rules is None else candidates(snapshots, now, rules)
         if not due:
             return snapshots, ()
-        observed = {run.id: run for run in report.observation.runs}
+        observed = {run.ref: run for run in report.observation.runs}
         details = {s.run_id: observed[s.run_id] for s in due if s.run_id in report.detailed}
         read, errors = await reread(self.client, (s.run_id for s in due if s.run_id not in details))
         for run_id, error in errors.items():
@@ -267,7 +287,7 @@ class Pipeline:
         try:
             detailed = await enrich(self.client, finished)
         except ApiError as exc:  # Unauthorized mid-tick: alert with what the list said
-            log.warning("enrich_failed", run_ids=[run.id for run in finished], error=str(exc))
+            log.warning("enrich_failed", run_ids=[run.ref for run in finished], error=str(exc))
             return events
         return tuple(
             dataclasses.replace(e, run=detailed[e.run_id]) if e.run_id in detailed else e

@@ -42,8 +42,8 @@ from watcher.templates.context import (
     job_kind,
     mark_of,
     run_duration,
-    spec_label,
     status_counts,
+    subject_of,
 )
 from watcher.templates.helpers import human_duration, human_size, shorten, utc_time
 
@@ -84,9 +84,10 @@ def title_for(event: Event, limit: int = MAX_TITLE_LENGTH) -> str:
     flags = f" ({', '.join(event.flags)})" if event.flags else ""
     prefix = f"{mark_of(status)} Dataframer {kind} {still}{status}{flags}: "
     room = limit - len(prefix)
+    subject = subject_of(event)
     if room < 8:  # a service with tiny titles: the whole title is cut instead
-        return shorten(prefix + spec_label(event.run), limit)
-    return prefix + shorten(spec_label(event.run), room)
+        return shorten(prefix + subject, limit)
+    return prefix + shorten(subject, room)
 
 
 def body_for(event: Event) -> str:

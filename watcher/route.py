@@ -30,8 +30,18 @@ from zoneinfo import ZoneInfo
 
 from watcher.events import STUCK, Event, Intent
 from watcher.models import TERMINAL_STATUSES
+from watcher.run_refs import kind_of
 
-__all__ = ["ROUTABLE", "QuietWindow", "RouteRule", "job_kind", "matches", "quiet_until", "route"]
+__all__ = [
+    "ROUTABLE",
+    "QuietWindow",
+    "RouteRule",
+    "globbed",
+    "job_kind",
+    "matches",
+    "quiet_until",
+    "route",
+]
 
 ROUTABLE: frozenset[str] = TERMINAL_STATUSES | {STUCK}
 """The alert statuses a route can name (`Event.alert_status`); anything else is never sent."""
@@ -75,13 +85,12 @@ class RouteRule(Protocol):
 
 
 def job_kind(event: Event) -> str:
-    """The job kind an alert is about, as `routes[].kinds` names it: the run's `kind` when it
-    has one, else "run" (a generation run, the kind every run was before job kinds)."""
-    kind = getattr(event.run, "kind", None)
-    return kind.replace("-", "_") if isinstance(kind, str) and kind else "run"
+    """The job kind an alert is about, as `routes[].kinds` names it: from its canonical
+    reference (`watcher.run_refs.kind_of`: a bare id is a generation run)."""
+    return kind_of(event.run_id)
 
 
-def _globbed(value: str | None, patterns: Sequence[str] | None, *, fold: bool = False) -> bool:
+def globbed(value: str | None, patterns: Sequence[str] | None, *, fold: bool = False) -> bool:
     """Whether `value` passes a glob filter: any pattern matches; no filter passes all."""
     if patterns is None:
         return True
@@ -98,9 +107,9 @@ def matches(rule: RouteRule, event: Event) -> bool:
     run = event.run
     return (
         event.alert_status in rule.statuses
-        and _globbed(run.spec_name if run else None, rule.specs)
-        and _globbed(run.created_by_email if run else None, rule.creators, fold=True)
-        and _globbed(run.dataset_name if run else None, rule.datasets)
+        and globbed(run.spec_name if run else None, rule.specs)
+        and globbed(run.created_by_email if run else None, rule.creators, fold=True)
+        and globbed(run.dataset_name if run else None, rule.datasets)
         and (rule.kinds is None or job_kind(event) in rule.kinds)
         and (rule.flags is None or any(flag in rule.flags for flag in event.flags))
     )

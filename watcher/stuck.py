@@ -21,7 +21,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from watcher.events import Event, EventKind, Snapshot
-from watcher.models import Run, RunStatus
+from watcher.kinds import kind_info
+from watcher.models import Job, RunStatus
+from watcher.run_refs import kind_of
 
 __all__ = [
     "StuckRules",
@@ -54,7 +56,7 @@ class StuckRules:
         return None  # finished, unknown or no status: never stuck
 
 
-def moved(snapshot: Snapshot, run: Run) -> bool:
+def moved(snapshot: Snapshot, run: Job) -> bool:
     """Whether `run` (a new read) differs from the snapshot in status or samples completed.
 
     A snapshot without the run's data cannot tell, and counts it as a move: better a stall
@@ -95,6 +97,8 @@ def is_due(snapshot: Snapshot, now: datetime, rules: StuckRules) -> bool:
     if snapshot.gone or snapshot.muted or snapshot.progress_at is None:
         return False
     limit = rules.threshold(snapshot.status)
+    if snapshot.status == RunStatus.PROCESSING and not kind_info(kind_of(snapshot.run_id)).progress:
+        limit = None  # a kind that reports no progress cannot be seen not to make any
     if limit is None or (now - snapshot.progress_at).total_seconds() < limit:
         return False
     if not snapshot.stuck:
@@ -108,7 +112,7 @@ def candidates(snapshots: Iterable[Snapshot], now: datetime, rules: StuckRules) 
     return sorted((s for s in snapshots if is_due(s, now, rules)), key=lambda s: s.run_id)
 
 
-def confirm(candidate: Snapshot, detail: Run, now: datetime) -> tuple[Snapshot, Event | None]:
+def confirm(candidate: Snapshot, detail: Job, now: datetime) -> tuple[Snapshot, Event | None]:
     """Decide a candidate from its detail read: unchanged, its STUCK alert (a reminder when
     the episode was already reported) and the snapshot that records it; moved, neither.
 
@@ -153,7 +157,7 @@ class Verdicts:
 def decide(
     snapshots: Sequence[Snapshot],
     due: Sequence[Snapshot],
-    details: Mapping[str, Run],
+    details: Mapping[str, Job],
     now: datetime,
 ) -> Verdicts:
     """`confirm` each candidate in `due` against its detail read in `details`; a candidate

@@ -12,7 +12,8 @@ from enum import IntEnum
 from typing import Any
 
 from watcher.config.durations import format_duration
-from watcher.models import Run, RunStatus, is_terminal
+from watcher.models import Job as ApiJob
+from watcher.models import RunStatus, is_terminal
 from watcher.templates.helpers import human_duration, money
 
 __all__ = [
@@ -78,21 +79,22 @@ class Job:
         return is_terminal(self.status)
 
 
-def job_of(ref: str, run: Run, kind: str = "run") -> Job:
-    """A generation run as `wait` sees it; the requested count is the detail read's
-    ``runtime_params.number_of_samples`` (absent from list reads)."""
-    params = run.runtime_params or {}
+def job_of(ref: str, run: ApiJob) -> Job:
+    """A job of any kind as `wait` sees it. The requested count is a generation run's
+    ``runtime_params.number_of_samples`` (absent from list reads); the other kinds report
+    none, so they show a status and no bar's end."""
+    params = getattr(run, "runtime_params", None) or {}
     requested = params.get("number_of_samples")
     valid = isinstance(requested, int) and not isinstance(requested, bool) and requested > 0
     return Job(
         ref=ref,
-        kind=kind,
+        kind=run.kind,
         status=run.status,
         completed=max(0, run.samples_completed or 0),
         failed=max(0, run.samples_failed or 0),
         requested=requested if valid else None,
         cost=run.total_cost,
-        data={"kind": kind, **run.model_dump(mode="json")},
+        data={"kind": run.kind, **run.model_dump(mode="json")},
     )
 
 

@@ -459,3 +459,31 @@ def test_a_password_in_the_base_url_is_never_printed(
     assert waiting.finish() == 5
     assert "rejected the API key" in waiting.stderr
     assert password not in waiting.stdout + waiting.stderr
+
+
+def test_every_kind_of_job_is_waited_for_by_its_reference(
+    simulator: SimulatorServer, start: Start
+) -> None:
+    """`wait evaluation:ID red-team:ID anonymization:ID`: each read from its own path until
+    it ends; the exit code takes the worst (the red-team run FAILED), lines and --json carry
+    each job's kind and full reference."""
+    sim = simulator.sim
+    run = sim.add_run(status="SUCCEEDED", number_of_samples=30)
+    timing = {"pending_seconds": 0.5, "processing_seconds": 1.0}
+    evaluation = sim.add_evaluation(run.id, outcome="SUCCEEDED", **timing)
+    red = sim.add_red_team_run(outcome="FAILED", **timing)
+    anon = sim.add_anonymization_run(outcome="SUCCEEDED", **timing)
+    refs = [f"evaluation:{evaluation.id}", f"red-team:{red.id}", f"anonymization:{anon.id}"]
+    typed = [refs[0], f"red_team:{red.id.upper()}", refs[2]]
+    waiting = start(*typed, "--interval", "100ms", "--json")
+    assert waiting.finish() == 1, waiting.stderr
+    final = json.loads(waiting.stdout)
+    assert [(job["kind"], job["status"]) for job in final] == [
+        ("evaluation", "SUCCEEDED"),
+        ("red_team", "FAILED"),
+        ("anonymization", "SUCCEEDED"),
+    ]
+    lines = waiting.stderr.splitlines()
+    for ref in refs:
+        assert any(line.startswith(ref) for line in lines), (ref, lines)
+    assert lines[-1] == f"1 of 3 runs FAILED: {refs[1]}"

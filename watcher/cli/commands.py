@@ -146,9 +146,10 @@ def health(state: CliState, live: bool, timeout: float) -> None:
 def track(state: CliState, run_ids: tuple[str, ...]) -> None:
     """Watch these runs (works while `run` is running).
 
-    Prints per id: "added"; "already tracked"; "tracked again" (it had been untracked); or,
-    for a run that finished without an alert (while untracked, or before discovery's silent
-    first pass), that it will be announced once.
+    A bare id is a generation run; evaluation:ID, red-team:ID and anonymization:ID name the
+    other kinds of job. Prints per id: "added"; "already tracked"; "tracked again" (it had
+    been untracked); or, for a run that finished without an alert (while untracked, or before
+    discovery's silent first pass), that it will be announced once.
     """
     from watcher.cli.tracking import track_runs
 
@@ -161,7 +162,7 @@ def track(state: CliState, run_ids: tuple[str, ...]) -> None:
 @click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...", callback=run_ids_callback)
 @click.pass_obj
 def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
-    """Stop watching these runs; alerts already decided still go out."""
+    """Stop watching these runs (RUN_ID as for `track`); alerts already decided still go out."""
     from watcher.cli.tracking import track_runs
 
     with expected_errors():
@@ -186,8 +187,9 @@ def untrack(state: CliState, run_ids: tuple[str, ...]) -> None:
 def status(
     state: CliState, active: bool, statuses: tuple[str, ...], limit: int | None, as_json: bool
 ) -> None:
-    """The tracked runs, newest first: id, spec, status, since, samples, cost, last polled;
-    and deliveries per channel.
+    """The tracked runs of every kind, newest first: id, spec, status, since, samples, cost,
+    last polled (and the kind, once one other than a generation run is watched); and
+    deliveries per channel.
 
     Without a filter: every active run and the 20 newest finished ones, with a count of the
     rest (--json lists every run).
@@ -206,7 +208,8 @@ def status(
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_obj
 def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> None:
-    """Transitions and deliveries (with every attempt), newest first."""
+    """Transitions and deliveries (with every attempt), newest first; RUN_ID (a bare id, or
+    evaluation:ID, red-team:ID, anonymization:ID) keeps those of one run."""
     from watcher.cli.views import history_data, history_text
 
     with expected_errors():
@@ -309,7 +312,8 @@ def check_config(state: CliState) -> None:
     default=None,
     metavar="RUN_ID",
     callback=run_ids_callback,
-    help="A run: from the state file if it is there, else from the API.",
+    help="A run (or evaluation:ID, red-team:ID, anonymization:ID): from the state file if"
+    " it is there, else from the API.",
 )
 @click.option("--sample", is_flag=True, help="A realistic sample run instead.")
 @click.option(
@@ -318,10 +322,21 @@ def check_config(state: CliState) -> None:
     type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK"], case_sensitive=False),
     help="With --sample: the alert to show (default SUCCEEDED).",
 )
+@click.option(
+    "--kind",
+    default=None,
+    type=click.Choice(["run", "evaluation", "red_team", "red-team", "anonymization"]),
+    help="With --sample: the kind of job (default run).",
+)
 @click.option("--channel", default=None, metavar="NAME", help="Only this channel.")
 @click.pass_obj
 def render(
-    state: CliState, run_id: str | None, sample: bool, status: str | None, channel: str | None
+    state: CliState,
+    run_id: str | None,
+    sample: bool,
+    status: str | None,
+    kind: str | None,
+    channel: str | None,
 ) -> None:
     """Print the title and body each channel (or one) would get for a run, and send nothing.
 
@@ -332,7 +347,7 @@ def render(
 
     with expected_errors():
         text, problems = render_command(
-            state.load(), run_id=run_id, sample=sample, status=status, channel=channel
+            state.load(), run_id=run_id, sample=sample, status=status, channel=channel, kind=kind
         )
     click.echo(text)
     for problem in problems:

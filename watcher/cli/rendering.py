@@ -22,11 +22,12 @@ from watcher.config import Settings, resolve_api_key
 from watcher.deliver.sender import choose_body, text_part
 from watcher.errors import UsageError
 from watcher.events import Event, EventKind, Intent, MessageLimits, Notification
-from watcher.models import Run, is_terminal
+from watcher.models import Job, is_terminal
 from watcher.pipeline import TickPolicy
 from watcher.plugins import apprise_plugin
 from watcher.render import compose_messages, notify_type_for, render_message
 from watcher.route import route
+from watcher.run_refs import kind_name
 from watcher.service.runtime import tick_policy
 from watcher.state import Store
 from watcher.templates import HTML
@@ -49,26 +50,28 @@ class ChannelPreview:
     urls: tuple[tuple[str, str], ...]  # (service name, format) per URL, in the channel's order
 
 
-def _sample(status: str) -> Event:
-    return sample_event(status, now=utcnow())
+def _sample(status: str, kind: str = "run") -> Event:
+    return sample_event(status, now=utcnow(), kind=kind)
 
 
-async def load_event(settings: Settings, run_id: str | None, status: str | None) -> Event:
-    """The alert to show: a sample (`status`), or the run `run_id` as the state file holds
-    it, else as the API answers (key and base URL from the config)."""
+async def load_event(
+    settings: Settings, run_id: str | None, status: str | None, kind: str = "run"
+) -> Event:
+    """The alert to show: a sample (`status`, `kind`), or the run `run_id` as the state file
+    holds it, else as the API answers (key and base URL from the config)."""
     if run_id is None:
-        return _sample(status or "SUCCEEDED")
+        return _sample(status or "SUCCEEDED", kind)
     run = _stored(settings, run_id)
     if run is None:
         config = settings.dataframer
         async with DataframerClient(
             config.base_url, resolve_api_key(settings), timeout=config.timeout
         ) as client:
-            run = await client.get_run(run_id)
+            run = await client.get_job(run_id)
     return _as_alert(run, utcnow())
 
 
-def _stored(settings: Settings, run_id: str) -> Run | None:
+def _stored(settings: Settings, run_id: str) -> Job | None:
     path = settings.state.path
     if not path.exists():
         return None
@@ -76,11 +79,11 @@ def _stored(settings: Settings, run_id: str) -> Run | None:
         return store.stored_run(run_id)
 
 
-def _as_alert(run: Run, now: datetime) -> Event:
+def _as_alert(run: Job, now: datetime) -> Event:
     """The alert a run's last status raises: a finished run as just finished (from
     PROCESSING); one still going as if it had just reached its status."""
     return Event(
-        run_id=run.id,
+        run_id=run.ref,
         kind=EventKind.TRANSITION,
         from_status="PROCESSING" if is_terminal(run.status) else None,
         to_status=run.status,
@@ -183,7 +186,13 @@ def preview_text(previews: Sequence[ChannelPreview]) -> str:
 
 
 def render_command(
-    settings: Settings, *, run_id: str | None, sample: bool, status: str | None, channel: str | None
+    settings: Settings,
+    *,
+    run_id: str | None,
+    sample: bool,
+    status: str | None,
+    channel: str | None,
+    kind: str | None = None,
 ) -> tuple[str, list[str]]:
     """`render`'s output and its warnings (a template that fell back, a name that rendered
     blank, a run still under way). Raises UsageError on conflicting options."""
@@ -191,8 +200,11 @@ def render_command(
         raise UsageError("give exactly one of --run RUN_ID and --sample")
     if status is not None and not sample:
         raise UsageError("--status goes with --sample (a run's status is its own)")
+    if kind is not None and not sample:
+        raise UsageError("--kind goes with --sample (a run's kind is in its reference)")
     name = channel_argument(settings, channel)
-    event = run_async(load_event(settings, run_id, status.upper() if status else None))
+    wanted = status.upper() if status else None
+    event = run_async(load_event(settings, run_id, wanted, kind_name(kind or "run") or "run"))
     problems = []
     if event.kind is not EventKind.STUCK and not is_terminal(event.to_status):
         problems.append(

@@ -5,6 +5,7 @@ They open the state file without the daemon lock (`state_file`), so they work wh
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from typing import Any
 from watcher.clock import utcnow
 from watcher.config import Settings
 from watcher.render import human_duration, shorten
+from watcher.run_refs import kind_of
 from watcher.state import HistoryEntry, StatusRow, Store
+from watcher.templates.context import KIND_WORDS
 
 MAX_SPEC_WIDTH = 40  # the table stays readable; `status --json` has the full name
 
@@ -40,6 +43,7 @@ def _iso(moment: datetime | None) -> str | None:
 def _row(row: StatusRow) -> dict[str, Any]:
     return {
         "run_id": row.run_id,
+        "kind": row.kind,
         "spec_name": row.spec_name,
         "status": row.status,
         "since": _iso(row.since),
@@ -90,7 +94,9 @@ def status_data(settings: Settings, wanted: StatusFilter | None = None) -> dict[
                 finished=False if wanted.active else None,
                 limit=wanted.limit,
             )
-        not_shown = store.status_counts()
+        not_shown: Counter[str] = Counter()
+        for (_, label), n in store.status_counts().items():
+            not_shown[label] += n
         for row in rows:
             label = _label(row)
             not_shown[label] -= 1
@@ -124,8 +130,20 @@ def status_text(data: dict[str, Any]) -> str:
     if not runs:
         lines.append(f"no runs tracked yet (state: {data['state']})")
     else:
-        header = ("RUN ID", "SPEC", "STATUS", "SINCE", "SAMPLES", "COST", "LAST POLLED")
-        table = [header]
+        # The kind has a column once a job other than a generation run is watched.
+        kinds = any(run["kind"] != "run" for run in runs)
+        header: tuple[str, ...] = (
+            "RUN ID",
+            "SPEC",
+            "STATUS",
+            "SINCE",
+            "SAMPLES",
+            "COST",
+            "LAST POLLED",
+        )
+        if kinds:
+            header = ("RUN ID", "KIND", *header[1:])
+        table: list[tuple[str, ...]] = [header]
         for run in runs:
             status = run["status"] or "(awaiting first poll)"
             if run["gone"]:
@@ -136,17 +154,16 @@ def status_text(data: dict[str, Any]) -> str:
                 else "-"
             )
             cost = f"${run['total_cost']:,.2f}" if run["total_cost"] is not None else "-"
-            table.append(
-                (
-                    run["run_id"],
-                    shorten(run["spec_name"] or "-", MAX_SPEC_WIDTH),
-                    status,
-                    _ago(run["since"], now),
-                    samples,
-                    cost,
-                    _ago(run["last_polled"], now),
-                )
+            cells: tuple[str, ...] = (
+                run["run_id"],
+                shorten(run["spec_name"] or "-", MAX_SPEC_WIDTH),
+                status,
+                _ago(run["since"], now),
+                samples,
+                cost,
+                _ago(run["last_polled"], now),
             )
+            table.append((cells[0], KIND_WORDS[run["kind"]], *cells[1:]) if kinds else cells)
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines.extend(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -177,6 +194,7 @@ def status_text(data: dict[str, Any]) -> str:
 def _entry(entry: HistoryEntry) -> dict[str, Any]:
     data: dict[str, Any] = {"kind": entry.kind, "id": entry.id, "at": _iso(entry.at)}
     data["run_ids"] = list(entry.run_ids)
+    data["run_kinds"] = [kind_of(run_id) for run_id in entry.run_ids]
     if entry.kind == "event":
         data.update(
             event=entry.event_kind,
@@ -225,7 +243,8 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
             if entry["event"] == "stuck":  # its status did not change: it did not move
                 change = f"STUCK in {entry['to_status']}"
             flag = "  [alert]" if entry["alert"] else ""
-            lines.append(f"{at}  run {entry['run_ids'][0]}  {change}{flag}")
+            noun = KIND_WORDS[kind_of(entry["run_ids"][0])]
+            lines.append(f"{at}  {noun} {entry['run_ids'][0]}  {change}{flag}")
             continue
         runs = ", ".join(entry["run_ids"])
         if entry["kind"] == "alert":

@@ -52,11 +52,10 @@ Reader = Callable[["DataframerClient", str], Awaitable[Job]]
 
 
 async def read_job(client: DataframerClient, ref: str) -> Job:
-    """Every read `wait` makes of a job, by its ref: the one place a new kind of job is read.
-
-    Today every ref is a generation run (a bare id, read in detail for its requested count).
-    """
-    return job_of(ref, await client.get_run(ref))
+    """Every read `wait` makes of a job, by its canonical ref (`watcher.run_refs`): a bare id
+    is a generation run read in detail (for its requested count), the other kinds from their
+    own paths."""
+    return job_of(ref, await client.get_job(ref))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from watcher import run_refs
 from watcher.config.durations import Duration, within
 from watcher.config.sections import DAY, HOUR, Section
 from watcher.config.values import ROUTE_STATUS_ORDER, channel_key, name_list, status_set
@@ -43,8 +44,8 @@ __all__ = [
 # The flags an assessment puts on an alert, that routes can match (`routes[].flags`).
 FLAGS = ("quality", "cost")
 # The job kinds an alert can be about (`routes[].kinds`): the brief's names.
-KINDS = ("run", "evaluation", "red_team", "anonymization")
-_KIND_SPELLINGS = {"red-team": "red_team", "redteam": "red_team", "generation": "run"}
+KINDS = run_refs.KINDS
+_KIND_SPELLINGS = run_refs.KIND_SPELLINGS
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 # A stuck or digest duration longer than this is a typo (and would hold alerts for weeks).

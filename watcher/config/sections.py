@@ -24,8 +24,10 @@ from pydantic_settings import NoDecode
 
 from watcher.config.durations import Duration, within
 from watcher.config.values import (
+    discovered_kinds,
     expand_path,
     lower,
+    name_list,
     parse_listen,
     quoted_url,
     run_id_list,
@@ -44,6 +46,7 @@ __all__ = [
     "Section",
     "StateConfig",
     "TrackConfig",
+    "TrackFilter",
 ]
 
 DEFAULT_BASE_URL = "https://df-api.dataframer.ai"
@@ -129,9 +132,22 @@ class StateConfig(Section):
     retention: Retention = 30 * DAY
 
 
+class TrackFilter(Section):
+    """Which jobs discovery (`track.all`) tracks: globs on the spec name, the creator's email
+    (ignoring case) and the dataset name; a job must pass each one given."""
+
+    specs: Annotated[list[str] | None, name_list("spec pattern")] = None
+    creators: Annotated[list[str] | None, name_list("creator pattern")] = None
+    datasets: Annotated[list[str] | None, name_list("dataset pattern")] = None
+
+
 class TrackConfig(Section):
     runs: Annotated[list[str], NoDecode, BeforeValidator(run_id_list)] = Field(default_factory=list)
     all: bool = False
+    kinds: Annotated[list[str], NoDecode, BeforeValidator(discovered_kinds)] = Field(
+        default_factory=lambda: ["run"]
+    )
+    filter: TrackFilter = Field(default_factory=TrackFilter)
 
 
 class DeliveryConfig(Section):

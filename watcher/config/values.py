@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import BeforeValidator
 
+from watcher.kinds import LISTED_KINDS
 from watcher.redact import MASK, redact_value
-from watcher.run_refs import normalize_run_ids
+from watcher.run_refs import KINDS, kind_name, normalize_run_ids
 
 __all__ = [
     "HOSTNAME",
@@ -118,6 +119,43 @@ def run_id_list(value: Any) -> Any:
     if not isinstance(value, list | tuple):
         raise ValueError(f"must be a list of run ids (got {kind_of(value)})")
     return normalize_run_ids(_run_id_text(item) for item in value)
+
+
+def job_kinds(value: Any, *, allowed: tuple[str, ...] = KINDS, what: str = "kind") -> list[str]:
+    """Kind names (`run`, `evaluation`, `red_team` or `red-team`, `anonymization`), any case,
+    each once; one name alone, a JSON list or a comma-separated string too (the environment)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError(f"is not a valid JSON list of {what}s") from None
+        else:
+            value = [part for part in text.split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list of {what}s (got {kind_of(value)})")
+    chosen: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(f"a {what} must be a string, one of {', '.join(allowed)}")
+        name = kind_name(item)
+        if name == "evaluation" and name not in allowed:
+            raise ValueError(
+                "evaluation cannot be discovered: evaluations have no list endpoint;"
+                " track each by id (track.runs or `track evaluation:ID`)"
+            )
+        if name is None or name not in allowed:
+            raise ValueError(f"unknown {what} {item!r}: one of {', '.join(allowed)}")
+        chosen.append(name)
+    if not chosen:
+        raise ValueError(f"must name at least one {what}")
+    return list(dict.fromkeys(chosen))
+
+
+def discovered_kinds(value: Any) -> list[str]:
+    """`track.kinds`: the kinds `track.all` discovers, the listed ones (`watcher.kinds`)."""
+    return job_kinds(value, allowed=LISTED_KINDS)
 
 
 def _run_id_text(item: Any) -> str:

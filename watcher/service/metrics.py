@@ -52,14 +52,18 @@ class Metrics:
             registry=reg,
         )
         self.runs = Gauge(
-            PREFIX + "runs", "Watched runs by last known status.", ["status"], registry=reg
+            PREFIX + "runs",
+            "Watched runs by kind and last known status.",
+            ["kind", "status"],
+            registry=reg,
         )
-        # Every status ever set stays listed (at 0 once no run has it), so series never vanish.
-        self._statuses: set[str] = set(KNOWN_STATUSES)
+        # Every (kind, status) ever set stays listed (at 0 once no run has it), so series
+        # never vanish; generation runs' known statuses are there from the start.
+        self._statuses: set[tuple[str, str]] = {("run", status) for status in KNOWN_STATUSES}
         self.transitions = Counter(
             PREFIX + "transitions",
-            "Status changes recorded, by new status.",
-            ["to_status"],
+            "Status changes recorded, by kind and new status.",
+            ["kind", "to_status"],
             registry=reg,
         )
         self.deliveries = Counter(
@@ -110,16 +114,17 @@ class Metrics:
         """Observe one API request's duration (the API client calls this after each)."""
         self.api_latency.observe(seconds)
 
-    def run_statuses(self, counts: Mapping[str, int]) -> None:
-        """Set the watched-runs gauge; a status no run has any more drops to 0."""
+    def run_statuses(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Set the watched-runs gauge from (kind, status) counts; a pair no run has any more
+        drops to 0."""
         self._statuses.update(counts)
-        for status in self._statuses:
-            self.runs.labels(status).set(counts.get(status, 0))
+        for kind, status in self._statuses:
+            self.runs.labels(kind, status).set(counts.get((kind, status), 0))
 
-    def transitions_seen(self, by_status: Mapping[str, int]) -> None:
-        """Count one tick's status changes."""
-        for status, count in by_status.items():
-            self.transitions.labels(status).inc(count)
+    def transitions_seen(self, by_kind_status: Mapping[tuple[str, str], int]) -> None:
+        """Count one tick's status changes, by (kind, new status)."""
+        for (kind, status), count in by_kind_status.items():
+            self.transitions.labels(kind, status).inc(count)
 
     def delivery(self, channel: str, outcome: str) -> None:
         """Count one delivery attempt as it is acked: sent, failed (will retry) or dead."""

@@ -112,7 +112,7 @@ class Monitor:
         vitals.last_ok, vitals.last_ok_wall = time.monotonic(), time.time()
         self.last_tick = summary
         self.metrics.tick("ok", 0)
-        self.metrics.transitions_seen(summary.transitions)
+        self.metrics.transitions_seen(summary.kind_transitions)
         self.refresh(runs=True)
 
     def drained(self, *, changed: bool, error: StateError | None = None) -> None:

@@ -24,6 +24,7 @@ from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key, secrets_of
 from watcher.deliver import Deliverer, Outcome, RetryPolicy, Tally
 from watcher.deliver.sender import Sender, message_limits
+from watcher.discover import DiscoveryFilter
 from watcher.hold import DigestPolicy
 from watcher.logs import SCRUBBER
 from watcher.pipeline import Pipeline, TickPolicy, TickSummary
@@ -57,6 +58,12 @@ def tick_policy(settings: Settings) -> TickPolicy:
         routes=tuple(settings.routes),
         channels=tuple(settings.channels),
         track_all=settings.track.all,
+        track_kinds=tuple(settings.track.kinds),
+        track_filter=DiscoveryFilter(
+            settings.track.filter.specs,
+            settings.track.filter.creators,
+            settings.track.filter.datasets,
+        ),
         max_runs_per_message=settings.delivery.max_runs_per_message,
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
         digest=None if digest is None else DigestPolicy(digest.window, digest.threshold),

@@ -15,6 +15,7 @@ from typing import Literal
 
 from watcher.events import Source
 from watcher.models import TERMINAL_STATUSES
+from watcher.run_refs import kind_of
 from watcher.state.outbox import run_ids_of
 from watcher.state.timestamps import dt, dt_or_none
 
@@ -46,6 +47,11 @@ class StatusRow:
     last_polled: datetime | None
     gone: bool
     created_by: str | None
+
+    @property
+    def kind(self) -> str:
+        """The run's kind (`watcher.run_refs.kind_of` of its key)."""
+        return kind_of(self.run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +147,21 @@ def status_rows(
     ]
 
 
-def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Watched runs (as in status_rows) per status; "GONE" for vanished ones, "UNSEEN" for
-    runs tracked but not observed yet. One grouped query: metrics ask after every tick."""
+def status_counts(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """Watched runs (as in status_rows) per (kind, status); "GONE" for vanished ones,
+    "UNSEEN" for runs tracked but not observed yet. One grouped query (the kind is the key's
+    prefix, `watcher.run_refs`): metrics ask after every tick."""
     rows = conn.execute(
-        "SELECT CASE WHEN gone = 1 THEN 'GONE' ELSE COALESCE(status, 'UNSEEN') END, COUNT(*)"
-        " FROM runs WHERE muted = 0 AND pruned_at IS NULL GROUP BY 1"
+        "SELECT CASE WHEN instr(run_id, ':') > 0 THEN substr(run_id, 1, instr(run_id, ':'))"
+        " ELSE '' END,"
+        " CASE WHEN gone = 1 THEN 'GONE' ELSE COALESCE(status, 'UNSEEN') END, COUNT(*)"
+        " FROM runs WHERE muted = 0 AND pruned_at IS NULL GROUP BY 1, 2"
     ).fetchall()
-    return {str(status): int(n) for status, n in rows}
+    counts: dict[tuple[str, str], int] = {}
+    for prefix, status, n in rows:
+        key = (kind_of(f"{prefix}x"), str(status))
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts
 
 
 def delivery_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from watcher.errors import StateConflict, StateError
 from watcher.events import EventKind, Snapshot, Source, TickRecord
-from watcher.models import TERMINAL_STATUSES, Run, is_terminal
+from watcher.kinds import load_job
+from watcher.models import TERMINAL_STATUSES, Job, is_terminal
 from watcher.state.alerts import write_held, write_windows
 from watcher.state.outbox import queue_message
 from watcher.state.timestamps import dt_or_none, ts, ts_or_none
@@ -118,6 +119,8 @@ def write_tick(
         write_windows(conn, tick.windows)
     if tick.baseline_done:
         set_meta(conn, "discovery_baseline", at)
+    for kind in sorted(tick.baseline_kinds):
+        set_meta(conn, baseline_key(kind), at)
     set_meta(conn, "last_tick_at", at)
     return delivery_ids
 
@@ -224,6 +227,12 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     )
 
 
+def baseline_key(kind: str) -> str:
+    """The meta key marking a kind's silent first discovery pass as taken (generation runs
+    keep the key they had before job kinds)."""
+    return "discovery_baseline" if kind == "run" else f"discovery_baseline.{kind}"
+
+
 def load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[str, int]]:
     """Every run row as a Snapshot, and each row's user_rev."""
     snaps: dict[str, Snapshot] = {}
@@ -235,7 +244,7 @@ def load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[
         if row["run_json"] is not None and not is_terminal(row["status"]):
             # A row an older model wrote and this one rejects loses its detail, not the watch.
             with suppress(ValidationError):
-                run = Run.model_validate_json(row["run_json"])
+                run = load_job(row["run_id"], row["run_json"])
         snaps[row["run_id"]] = Snapshot(
             run_id=row["run_id"],
             source=Source(row["source"]),
@@ -255,12 +264,12 @@ def load_snapshots(conn: sqlite3.Connection) -> tuple[dict[str, Snapshot], dict[
     return snaps, revs
 
 
-def load_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
+def load_run(conn: sqlite3.Connection, run_id: str) -> Job | None:
     """One run's stored data (its JSON, finished runs too); None when absent or unreadable."""
     row = conn.execute("SELECT run_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     if row is None or row[0] is None:
         return None
     try:
-        return Run.model_validate_json(row[0])
+        return load_job(run_id, row[0])
     except ValidationError:
         return None

@@ -32,7 +32,7 @@ import watcher.state.queries as state_views
 import watcher.state.record as state_record
 from watcher.errors import StateConflict, StateError, StateReplaced
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
-from watcher.models import TERMINAL_STATUSES, Run, is_terminal
+from watcher.models import TERMINAL_STATUSES, Job, is_terminal
 from watcher.state.alerts import AlertBook
 from watcher.state.lock import DaemonLock
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
@@ -262,7 +262,7 @@ class Store(AlertBook):
                 self._data_version = version
             return dict(self._snaps)
 
-    def stored_run(self, run_id: str) -> Run | None:
+    def stored_run(self, run_id: str) -> Job | None:
         """A run's data as last recorded, finished or not (`render --run`); None if none."""
         with self._reading() as conn:
             return state_record.load_run(conn, run_id)
@@ -286,8 +286,8 @@ class Store(AlertBook):
 
     @property
     def baseline_done(self) -> bool:
-        """Whether the silent first discovery pass has been recorded."""
-        return self.get_meta("discovery_baseline") is not None
+        """Whether the silent first discovery pass of generation runs has been recorded."""
+        return self.get_meta(state_record.baseline_key("run")) is not None
 
     # -- the record stage ---------------------------------------------------------------------
 
@@ -372,8 +372,8 @@ class Store(AlertBook):
         with self._reading() as conn:
             return state_views.status_rows(conn, labels=labels, finished=finished, limit=limit)
 
-    def status_counts(self) -> dict[str, int]:
-        """How many watched runs are in each status ("GONE", "UNSEEN" included), for metrics."""
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        """Watched runs per (kind, status) ("GONE", "UNSEEN" included), for metrics."""
         with self._reading() as conn:
             return state_views.status_counts(conn)
 

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from watcher.events import STUCK, Event, EventKind
-from watcher.models import Run, RunStatus, is_terminal
+from watcher.kinds import KIND_TABLE
+from watcher.models import AnonymizationRun, Evaluation, Job, RedTeamRun, RunStatus, is_terminal
+from watcher.run_refs import kind_of
 from watcher.templates.helpers import human_duration, human_size, money, percent, utc_time
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "run_duration",
     "spec_label",
     "status_counts",
+    "subject_of",
     "transition_of",
 ]
 
@@ -43,19 +46,8 @@ NOTIFY_TYPES: dict[str, str] = {
     RunStatus.CANCELED: "warning",
     STUCK: "warning",
 }
-_KIND_PREFIXES = {
-    "evaluation": "evaluation",
-    "red-team": "red_team",
-    "red_team": "red_team",
-    "anonymization": "anonymization",
-}
-# A kind's name in a sentence ("Dataframer evaluation FAILED").
-KIND_WORDS = {
-    "run": "run",
-    "evaluation": "evaluation",
-    "red_team": "red-team run",
-    "anonymization": "anonymization run",
-}
+# A kind's name in a sentence ("Dataframer red-team run FAILED"): the kinds table's nouns.
+KIND_WORDS = {name: kind.noun for name, kind in KIND_TABLE.items()}
 
 
 def mark_of(status: str | None) -> str:
@@ -64,27 +56,32 @@ def mark_of(status: str | None) -> str:
 
 
 def job_kind(event: Event) -> str:
-    """run, evaluation, red_team or anonymization: from the event or its run when they say
-    (the `kind` field), else from a prefixed id (`evaluation:ID`), else a generation run."""
-    for holder in (event, event.run):
-        value = getattr(holder, "job_kind", None) or (
-            holder.model_extra.get("kind")
-            if isinstance(holder, Run) and holder.model_extra
-            else None
-        )
-        if isinstance(value, str) and value:
-            return _KIND_PREFIXES.get(value.lower(), value.lower())
-    prefix, sep, _ = event.run_id.partition(":")
-    if sep and prefix.lower() in _KIND_PREFIXES:
-        return _KIND_PREFIXES[prefix.lower()]
-    return "run"
+    """run, evaluation, red_team or anonymization: read from the alert's canonical reference
+    (`evaluation:ID`...; a bare id is a generation run), the one rule for every stage."""
+    return kind_of(event.run_id)
 
 
-def spec_label(run: Run | None) -> str:
+def spec_label(run: Job | None) -> str:
     """ "invoice-extraction v3", the name alone without a version, "unknown spec" without."""
     if run is None or not run.spec_name:
         return "unknown spec"
     return f"{run.spec_name} v{run.spec_version}" if run.spec_version is not None else run.spec_name
+
+
+def subject_of(event: Event) -> str:
+    """What a title names after the status: the spec of a run, the evaluated run of an
+    evaluation, the spec and model of a red-team run, the dataset of an anonymization."""
+    run = event.run
+    if isinstance(run, Evaluation):
+        return f"run {run.run_id}" if run.run_id else "unknown run"
+    if isinstance(run, RedTeamRun):
+        model = f" on {run.model_name}" if run.model_name else ""
+        return f"{run.spec_name or 'unknown spec'}{model}"
+    if isinstance(run, AnonymizationRun):
+        return f"dataset {run.dataset_name or run.dataset_id or '(unknown)'}"
+    if run is None and job_kind(event) != "run":
+        return event.run_id
+    return spec_label(run)
 
 
 def run_duration(event: Event) -> float | None:
@@ -113,14 +110,14 @@ def transition_of(event: Event) -> str:
     return f"{event.from_status} → {event.to_status}"
 
 
-def _failure_rate(run: Run | None) -> float | None:
+def _failure_rate(run: Job | None) -> float | None:
     if run is None or run.samples_failed is None:
         return None
     total = (run.samples_completed or 0) + run.samples_failed
     return run.samples_failed / total if total else None
 
 
-def _files(run: Run | None) -> tuple[list[dict[str, Any]], int, int]:
+def _files(run: Job | None) -> tuple[list[dict[str, Any]], int, int]:
     """The files to list (name, detail, and the API's fields), how many in all, how many more."""
     items = (run.generated_files or []) if run is not None else []
     listed = []
@@ -137,13 +134,55 @@ def _files(run: Run | None) -> tuple[list[dict[str, Any]], int, int]:
     return listed, len(items), max(0, len(items) - MAX_FILES_LISTED)
 
 
+def _kind_facts(run: Job | None) -> list[tuple[str, str]]:
+    """What only one kind has: an evaluation's run, a red-team run's model and behaviors, an
+    anonymization's entities found."""
+    facts: list[tuple[str, str]] = []
+    if isinstance(run, Evaluation):
+        if run.run_id:
+            facts.append(("Evaluated run", run.run_id))
+        if run.samples_classified is not None:
+            facts.append(("Samples classified", f"{run.samples_classified:,}"))
+        if run.error_message:
+            facts.append(("Error", run.error_message))
+    elif isinstance(run, RedTeamRun):
+        if run.model_name:
+            facts.append(("Model", run.model_name))
+        if run.number_of_behaviors is not None:
+            per = run.number_of_prompts_per_behavior
+            each = f", {per} prompt{'s' * (per != 1)} each" if per is not None else ""
+            facts.append(("Behaviors", f"{run.number_of_behaviors}{each}"))
+        if run.prompts_written is not None:
+            facts.append(("Prompts written", f"{run.prompts_written:,}"))
+        if run.error_message:
+            facts.append(("Error", run.error_message))
+    elif isinstance(run, AnonymizationRun):
+        how = ", ".join(part for part in (run.detection_method, run.llm_model_name) if part)
+        if how:
+            facts.append(("Detection", how))
+        if run.pii_types:
+            facts.append(("PII types", ", ".join(run.pii_types)))
+        results = run.results
+        if results is not None and results.entities_found is not None:
+            labels = sorted((results.entity_summary or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+            summary = ", ".join(f"{label} {count}" for label, count in labels)
+            found = f"{results.entities_found:,}" + (f" ({summary})" if summary else "")
+            facts.append(("Entities found", found))
+        if results is not None and results.error:
+            facts.append(("Error", results.error))
+    return facts
+
+
 def _facts(event: Event, kind: str, duration: float | None, run_url: str | None) -> list[Any]:
     """(label, value) pairs, in the order every built-in body shows them; only known ones."""
     run = event.run
     facts: list[tuple[str, str]] = [("Run", event.run_id)]
     if kind != "run":
-        facts.append(("Kind", kind))
-    facts += [("Spec", spec_label(run)), ("Status", transition_of(event))]
+        facts.append(("Kind", KIND_WORDS.get(kind, kind)))
+    if kind in ("run", "red_team") or (run is not None and run.spec_name):
+        facts.append(("Spec", spec_label(run)))
+    facts.append(("Status", transition_of(event)))
+    facts += _kind_facts(run)
     if event.stuck_for is not None and event.kind is not EventKind.STUCK:
         facts.append(("Stuck", f"was stuck for {human_duration(event.stuck_for)} before this"))
     facts += [("Flagged", reason) for reason in event.reasons]
@@ -153,7 +192,9 @@ def _facts(event: Event, kind: str, duration: float | None, run_url: str | None)
         so_far = " so far" if event.kind is EventKind.STUCK else ""
         facts.append(("Duration", human_duration(duration) + so_far))
     if run is not None:
-        if run.samples_completed is not None or run.samples_failed is not None:
+        if kind == "anonymization" and run.samples_completed is not None:
+            facts.append(("Documents", f"{run.samples_completed:,} processed"))
+        elif run.samples_completed is not None or run.samples_failed is not None:
             done, failed = run.samples_completed or 0, run.samples_failed or 0
             facts.append(("Samples", f"{done:,} completed, {failed:,} failed"))
         if run.total_cost is not None:
@@ -192,6 +233,7 @@ def alert_fields(event: Event, *, run_url: str | None = None) -> dict[str, Any]:
         "mark": mark_of(status),
         "notify_type": NOTIFY_TYPES.get(status, "info"),
         "spec": spec_label(run),
+        "subject": subject_of(event),
         "from_status": event.from_status,
         "to_status": event.to_status,
         "transition": transition_of(event),
