@@ -1,31 +1,42 @@
 """fetch: the stage that turns one tick's requests into an Observation.
 
-Discovery reads the list once per tick; a few explicit runs are read one by one; a run that
-just finished is read in detail once (enrich), and so is a run that looks stuck, before it is
-called stuck (reread). The client itself lives in watcher.api.
+Discovery reads the list as a stream (`watcher.listread`), looks at each item cheaply and
+parses fully only what is new or changed (`watcher.triage`), and stops once it has passed the
+watermark and the active runs it wants (`watcher.plan.cut`), closing the connection; active
+runs past that point are read by id. Explicit runs are read through the list or one by one,
+whichever measured cheaper (`watcher.plan.choose`). A run that just finished is read in
+detail once (enrich), and so is a run that looks stuck, before it is called stuck (reread).
+The client itself lives in watcher.api.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
-from watcher.api import DataframerClient
+from watcher.api import RUNS_PATH, DataframerClient
+from watcher.clock import utcnow
 from watcher.errors import (
     ApiError,
+    BadResponse,
     NotFound,
     RateLimited,
     Unauthorized,
 )
 from watcher.events import Observation, Snapshot, Source
 from watcher.models import Run, is_terminal
+from watcher.plan import LIST_THRESHOLD, Costs, Plan, choose, cut
+from watcher.triage import ListMemory, Scan, scan
 
 __all__ = [
     "LIST_THRESHOLD",
     "FetchReport",
+    "Reading",
     "enrich",
     "is_active",
     "observe",
@@ -34,8 +45,20 @@ __all__ = [
 
 log = structlog.get_logger("watcher.fetch")
 
-# Above this many active explicit runs, one list request is cheaper than one request per run.
-LIST_THRESHOLD = 10
+# No run is created after this: the watermark of explicit mode, where new runs do not matter.
+_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass
+class Reading:
+    """What fetch keeps across ticks: the list as last recorded and the measured costs.
+
+    The pipeline owns one and commits a tick's scan to it once the tick is recorded.
+    """
+
+    memory: ListMemory = field(default_factory=ListMemory)
+    costs: Costs = field(default_factory=Costs.fresh)
+    concurrency: int = 8
 
 
 @dataclass
@@ -47,11 +70,19 @@ class FetchReport:
     run_errors: dict[str, ApiError] = field(default_factory=dict)
     # The runs this tick read one by one: their observation already is a fresh detail read.
     detailed: frozenset[str] = frozenset()
+    plan: Plan | None = None  # how explicit runs were read (None: discovery, or nothing to read)
+    scan: Scan | None = None  # the list read, when there was one
+    bytes_read: int = 0
+    seen: frozenset[str] = frozenset()  # every run the API showed this tick, changed or not
 
 
 def is_active(snapshot: Snapshot) -> bool:
     """Still worth polling: watched, not finished, not gone."""
     return not snapshot.gone and not snapshot.muted and not is_terminal(snapshot.status)
+
+
+def _always(_: Snapshot) -> bool:
+    return True
 
 
 async def observe(
@@ -60,45 +91,129 @@ async def observe(
     *,
     track_all: bool,
     baseline: bool,
+    reading: Reading | None = None,
+    now: datetime | None = None,
+    hold: Callable[[Snapshot], bool] = _always,
+    on_new: Callable[[list[Run]], None] | None = None,
 ) -> FetchReport:
-    """Fetch what this tick needs: the list (discovery or many runs), then single runs.
+    """Fetch what this tick needs: the list (discovery, or explicit runs when cheaper), then
+    single runs. `hold` says whether a run's progress-only change may wait (`triage`);
+    `on_new` takes the baseline's new runs in batches.
 
-    A run missing from the list is confirmed with a detail read: only a 404 marks it gone, so a
-    list that comes back wrongly empty never invents a vanished run. Unauthorized and a failed
-    list read fail the tick, and so do single reads that all failed (without a list, that is
-    the API being down); an error on some runs is contained in the report.
+    A run missing from the part of the list read is confirmed with a detail read: only a 404
+    marks it gone, so a list that comes back wrongly empty never invents a vanished run.
+    Unauthorized and a failed list read fail the tick, and so do single reads that all
+    failed (without a list, that is the API being down); an error on some runs is contained.
     """
-    before = client.requests
-    explicit = [
-        s.run_id for s in snapshots.values() if s.source is Source.EXPLICIT and is_active(s)
-    ]
-    runs: list[Run] = []
-    to_read: list[str] = explicit
-    listed_any = track_all or len(explicit) > LIST_THRESHOLD
+    reading = Reading() if reading is None else reading
+    now = utcnow() if now is None else now
+    before_requests, before_bytes = client.requests, client.bytes_read
+    active = [s for s in snapshots.values() if is_active(s)]
+    explicit = [s for s in active if s.source is Source.EXPLICIT]
+    memory, costs = reading.memory, reading.costs
+    wanted = active if track_all else explicit
+    placed = [(s.run_id, None if s.run is None else s.run.created_at) for s in wanted]
+    plan: Plan | None = None
+    if track_all:
+        listed_any = True
+        where = cut(placed, memory.watermark, memory.positions, costs)
+    else:
+        where = cut(placed, _FUTURE, memory.positions, costs)
+        reach = max((memory.positions.get(r, -1) for r, _ in placed), default=-1)
+        plan = choose(
+            len(explicit), reach + 1 if reach >= 0 else None, costs, concurrency=reading.concurrency
+        )
+        listed_any = plan is Plan.LIST and bool(explicit)
+        log.debug(
+            "fetch_plan",
+            plan=str(plan),
+            runs=len(explicit),
+            cost_get=costs.per_get,
+            cost_item=costs.per_item,
+            list_items=costs.list_items,
+        )
+    result: Scan | None = None
+    to_read = [s.run_id for s in explicit]
     if listed_any:
-        listed = await client.list_runs(strict=baseline and track_all)
-        listed_ids = {run.id for run in listed}
-        if track_all:
-            runs = listed
-            candidates: Iterable[str] = (s.run_id for s in snapshots.values() if is_active(s))
-        else:
-            wanted = set(explicit)
-            runs = [run for run in listed if run.id in wanted]
-            candidates = explicit
-        to_read = [run_id for run_id in candidates if run_id not in listed_ids]
+        result = await _scan_list(
+            client,
+            snapshots,
+            reading,
+            now=now,
+            before=where.before,
+            strict=baseline and track_all,
+            hold=hold,
+            on_new=on_new if track_all else None,
+            known_only=not track_all,
+        )
+        to_read = [s.run_id for s in wanted if s.run_id not in result.seen]
+    started = time.perf_counter()
     read, missing, errors = await _read_each(client, to_read)
+    if to_read:
+        costs.get.add((time.perf_counter() - started) / -(-len(to_read) // reading.concurrency))
     if not listed_any and errors and len(errors) == len(to_read):
         # Every request of the tick failed: the API is down, not one run. Fail the tick so the
         # daemon backs off (and honours a Retry-After) instead of polling on at full pace.
         raise _most_telling(errors.values())
+    runs = [] if result is None else result.runs
     return FetchReport(
         observation=Observation(
             runs=tuple(runs + read), missing=frozenset(missing), baseline=baseline and track_all
         ),
-        requests=client.requests - before,
+        requests=client.requests - before_requests,
         run_errors=errors,
         detailed=frozenset(run.id for run in read),
+        plan=plan,
+        scan=result,
+        seen=frozenset(run.id for run in read) | (frozenset() if result is None else result.seen),
+        bytes_read=client.bytes_read - before_bytes,
     )
+
+
+async def _scan_list(
+    client: DataframerClient,
+    snapshots: Mapping[str, Snapshot],
+    reading: Reading,
+    *,
+    now: datetime,
+    before: datetime | None,
+    strict: bool,
+    hold: Callable[[Snapshot], bool],
+    on_new: Callable[[list[Run]], None] | None,
+    known_only: bool,
+) -> Scan:
+    """One streamed read of the run list, its cost folded into the measured costs."""
+    started = time.perf_counter()
+    async with client.stream_items(RUNS_PATH, "the run list") as items:
+        result = await scan(
+            items,
+            snapshots,
+            reading.memory,
+            now=now,
+            before=before,
+            parse=lambda raw: client.parse_item(raw, strict=strict),
+            hold=hold,
+            on_new=on_new,
+            known_only=known_only,
+        )
+    if result.items and result.malformed == result.items and result.complete:
+        # Not one usable item: a broken answer (wrong types throughout), not an empty
+        # company. Reading it as "no runs" would only cost a detail read per active run.
+        raise BadResponse(f"every item of the run list from {client.base_url} is malformed")
+    costs = reading.costs
+    if result.items:
+        costs.item.add((time.perf_counter() - started) / result.items)
+    if result.complete:
+        costs.list_items = result.items
+    log.debug(
+        "list_read",
+        items=result.items,
+        parsed=result.parsed,
+        held=result.held,
+        complete=result.complete,
+        stopped_before=None if before is None else before.isoformat(),
+    )
+    return result
 
 
 def _most_telling(errors: Iterable[ApiError]) -> ApiError:

@@ -21,15 +21,23 @@ from watcher.api import DataframerClient
 from watcher.assess import Thresholds, assess_all
 from watcher.detect import detect
 from watcher.errors import ApiError, StateConflict
-from watcher.events import Event, EventKind, MessageLimits, Notification, Snapshot, TickRecord
-from watcher.fetch import FetchReport, enrich, is_active, observe, reread
+from watcher.events import (
+    Event,
+    EventKind,
+    MessageLimits,
+    Notification,
+    Observation,
+    Snapshot,
+    TickRecord,
+)
+from watcher.fetch import FetchReport, Reading, enrich, is_active, observe, reread
 from watcher.hold import Decision, DigestPolicy, hold, silencing
-from watcher.models import KNOWN_STATUSES
+from watcher.models import KNOWN_STATUSES, Run
 from watcher.render import compose_digest, compose_messages
 from watcher.route import RouteRule, route
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
-from watcher.stuck import StuckRules, candidates, decide, stall_of
+from watcher.stuck import StuckRules, candidates, decide, is_due, observed_view, stall_of
 from watcher.templates import BUILTIN, Templates
 
 log = structlog.get_logger("watcher.pipeline")
@@ -76,6 +84,10 @@ class TickSummary:
     # silent first sightings are an inventory, not changes, and are left out.
     transitions: dict[str, int] = dataclasses.field(default_factory=dict)
     stuck: int = 0  # STUCK alerts this tick, reminders included (not transitions)
+    written: int = 0  # run rows written: the runs that changed (the baseline's included)
+    plan: str | None = None  # how explicit runs were read: "list" or "each" (`watcher.plan`)
+    listed: int = 0  # list items read (the read stops early once past what it needs)
+    parsed: int = 0  # of which parsed fully (new or changed)
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
@@ -102,6 +114,8 @@ class Pipeline:
         self.store = store
         self.client = client
         self.clock = clock
+        # The list as last recorded and what reading costs: kept across ticks (`watcher.plan`).
+        self.reading = Reading(concurrency=client.max_concurrency)
 
     async def tick(self) -> TickSummary:
         """Fetch, detect, route and record once. Raises ApiError or StateError when it cannot.
@@ -128,11 +142,34 @@ class Pipeline:
         snapshots = self.store.snapshots()
         track_all = policy.track_all
         baseline = track_all and not self.store.baseline_done
-        report = await observe(self.client, snapshots, track_all=track_all, baseline=baseline)
+        rules = policy.stuck
+        inventory: list[int] = []
+
+        def record_new(runs: list[Run]) -> None:
+            # The baseline's new runs, a batch at a time: no events (silent), so each batch is
+            # its own transaction and memory stays bounded; an interrupted baseline is redone.
+            batch = detect(snapshots, Observation(runs=tuple(runs), baseline=True), now)
+            self.store.record(
+                TickRecord(at=now, snapshots=batch.snapshots, events=(), notifications=())
+            )
+            inventory.append(len(batch.snapshots))
+
+        report = await observe(
+            self.client,
+            snapshots,
+            track_all=track_all,
+            baseline=baseline,
+            reading=self.reading,
+            now=now,
+            hold=lambda prev: rules is None or not is_due(prev, now, rules),
+            on_new=record_new if baseline else None,
+        )
         for run_id, error in report.run_errors.items():
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
         detection = detect(snapshots, report.observation, now)
-        written, stuck_events = await self._stuck(policy.stuck, detection.snapshots, report, now)
+        written, stuck_events = await self._stuck(
+            rules, snapshots, detection.snapshots, report, now
+        )
         # Flags are set on the detail read's numbers, before routes match on them.
         events = assess_all(await self._enriched(detection.events), policy.thresholds)
         events += stuck_events
@@ -174,6 +211,9 @@ class Pipeline:
         for index, event in enumerate(events):
             _log_event(event, channels_of.get(index, []))
         _log_unstuck(snapshots, written, now)
+        after = self.store.snapshots()
+        if report.scan is not None:
+            self.reading.memory.commit(report.scan, lambda r: r in after and is_active(after[r]))
         return TickSummary(
             at=now,
             observed=len(report.observation.runs),
@@ -183,7 +223,7 @@ class Pipeline:
             requests=report.requests,
             run_errors=len(report.run_errors),
             baseline=baseline,
-            tracked_active=sum(1 for s in self.store.snapshots().values() if is_active(s)),
+            tracked_active=sum(1 for s in after.values() if is_active(s)),
             transitions=dict(
                 Counter(
                     "GONE" if e.kind is EventKind.GONE else str(e.to_status)
@@ -193,6 +233,10 @@ class Pipeline:
                 )
             ),
             stuck=len(stuck_events),
+            written=len(written) + sum(inventory),
+            plan=None if report.plan is None else str(report.plan),
+            listed=0 if report.scan is None else report.scan.items,
+            parsed=0 if report.scan is None else report.scan.parsed,
         )
 
     def release(self) -> int:
@@ -239,25 +283,36 @@ class Pipeline:
     async def _stuck(
         self,
         rules: StuckRules | None,
-        snapshots: tuple[Snapshot, ...],
+        previous: Mapping[str, Snapshot],
+        changed: tuple[Snapshot, ...],
         report: FetchReport,
         now: datetime,
     ) -> tuple[tuple[Snapshot, ...], tuple[Event, ...]]:
         """The snapshots to write and the STUCK alerts, after a detail read of each run that
         looks stuck (a run this tick already read in detail is not read twice). A failed read
-        postpones that run's decision to a later tick."""
-        due = [] if rules is None else candidates(snapshots, now, rules)
+        postpones that run's decision to a later tick. Runs seen unchanged are checked too
+        (from their previous snapshot); only the changed and the confirmed are written."""
+        if rules is None:
+            return changed, ()
+        view = observed_view(previous, changed, report.seen)
+        due = candidates(view, now, rules)
         if not due:
-            return snapshots, ()
+            return changed, ()
         observed = {run.id: run for run in report.observation.runs}
         details = {s.run_id: observed[s.run_id] for s in due if s.run_id in report.detailed}
         read, errors = await reread(self.client, (s.run_id for s in due if s.run_id not in details))
         for run_id, error in errors.items():
             log.warning("stuck_check_failed", run_id=run_id, error=str(error))
-        verdicts = decide(snapshots, due, {**details, **read}, now)
+        verdicts = decide(view, due, {**details, **read}, now)
         for run_id in verdicts.moved:
             log.info("stuck_check_moved", run_id=run_id)
-        return verdicts.snapshots, verdicts.events
+        mine = {s.run_id for s in changed}
+        written = [
+            s
+            for s, before in zip(verdicts.snapshots, view, strict=True)
+            if s.run_id in mine or s is not before
+        ]
+        return tuple(written), verdicts.events
 
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         """Alerts get the run's detail read (generated files) once, when it just finished."""
