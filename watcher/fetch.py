@@ -95,10 +95,12 @@ async def observe(
     now: datetime | None = None,
     hold: Callable[[Snapshot], bool] = _always,
     on_new: Callable[[list[Run]], None] | None = None,
+    live_ids: Iterable[str] | None = None,
 ) -> FetchReport:
     """Fetch what this tick needs: the list (discovery, or explicit runs when cheaper), then
     single runs. `hold` says whether a run's progress-only change may wait (`triage`);
-    `on_new` takes the baseline's new runs in batches.
+    `on_new` takes the baseline's new runs in batches; `live_ids`, when given, are the only
+    runs that may be active (the store keeps them: 100,000 runs are not walked per tick).
 
     A run missing from the part of the list read is confirmed with a detail read: only a 404
     marks it gone, so a list that comes back wrongly empty never invents a vanished run.
@@ -108,7 +110,8 @@ async def observe(
     reading = Reading() if reading is None else reading
     now = utcnow() if now is None else now
     before_requests, before_bytes = client.requests, client.bytes_read
-    active = [s for s in snapshots.values() if is_active(s)]
+    live = snapshots.keys() if live_ids is None else live_ids
+    active = [s for r in live if (s := snapshots.get(r)) is not None and is_active(s)]
     explicit = [s for s in active if s.source is Source.EXPLICIT]
     memory, costs = reading.memory, reading.costs
     wanted = active if track_all else explicit
@@ -201,7 +204,7 @@ async def _scan_list(
         # company. Reading it as "no runs" would only cost a detail read per active run.
         raise BadResponse(f"every item of the run list from {client.base_url} is malformed")
     costs = reading.costs
-    if result.items:
+    if result.items and on_new is None:  # a baseline's items cost their recording too
         costs.item.add((time.perf_counter() - started) / result.items)
     if result.complete:
         costs.list_items = result.items

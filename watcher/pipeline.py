@@ -163,6 +163,7 @@ class Pipeline:
             now=now,
             hold=lambda prev: rules is None or not is_due(prev, now, rules),
             on_new=record_new if baseline else None,
+            live_ids=self.store.live_ids(),
         )
         for run_id, error in report.run_errors.items():
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
@@ -212,8 +213,10 @@ class Pipeline:
             _log_event(event, channels_of.get(index, []))
         _log_unstuck(snapshots, written, now)
         after = self.store.snapshots()
+        live = [s for r in self.store.live_ids() if (s := after.get(r)) is not None]
+        active = {s.run_id for s in live if is_active(s)}
         if report.scan is not None:
-            self.reading.memory.commit(report.scan, lambda r: r in after and is_active(after[r]))
+            self.reading.memory.commit(report.scan, active.__contains__)
         return TickSummary(
             at=now,
             observed=len(report.observation.runs),
@@ -223,7 +226,7 @@ class Pipeline:
             requests=report.requests,
             run_errors=len(report.run_errors),
             baseline=baseline,
-            tracked_active=sum(1 for s in after.values() if is_active(s)),
+            tracked_active=len(active),
             transitions=dict(
                 Counter(
                     "GONE" if e.kind is EventKind.GONE else str(e.to_status)

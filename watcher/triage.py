@@ -147,19 +147,17 @@ async def scan(
             continue
         result.seen.add(run.id)
         prev = snapshots.get(run.id)
-        if known_only and prev is None:
+        if (known_only and prev is None) or _final(prev):
             continue
+        if not is_terminal(run.status):
+            result.positions[run.id] = index
+            result.updates[run.id] = Seen(raw, masked or _PROGRESS.sub(b"", raw), now)
         if prev is None and on_new is not None:
             batch.append(run)
             if len(batch) >= BATCH:
                 on_new(batch)
                 batch = []
             continue
-        if prev is not None and _final(prev):
-            continue
-        if not is_terminal(run.status):
-            result.positions[run.id] = index
-            result.updates[run.id] = Seen(raw, masked or _PROGRESS.sub(b"", raw), now)
         result.runs.append(run)
     else:
         result.complete = True
