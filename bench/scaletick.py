@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -69,7 +70,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "ticks": ticks,
         "peak_rss_mib": peak_rss_mib(),
-        "state_bytes": Path(settings.state.path).stat().st_size,
+        "state_bytes": os.path.getsize(settings.state.path),
     }
 
 

@@ -351,7 +351,7 @@ class Store(AlertBook):
             return state_outbox.redeliver(conn, now, channels=channels)
 
     def prune(self, now: datetime, retention_seconds: float) -> int:
-        """Forget finished runs older than the retention (as `state.record.prune` says); how many."""
+        """Forget finished runs older than the retention (`state.record.prune`); how many."""
         with self._writing() as conn:
             pruned = state_record.prune(conn, now, retention_seconds)
             if pruned:
