@@ -70,7 +70,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "ticks": ticks,
         "peak_rss_mib": peak_rss_mib(),
-        "state_bytes": os.path.getsize(settings.state.path),
+        "state_path": str(settings.state.path),
     }
 
 
@@ -84,7 +84,9 @@ def main() -> int:
     parser.add_argument("--explicit", default="", help="comma-separated run ids: track.runs")
     parser.add_argument("--profile", action="store_true", help="cProfile of the steady ticks")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args))))
+    result = asyncio.run(measure(args))
+    result["state_bytes"] = os.path.getsize(result.pop("state_path"))
+    print(json.dumps(result))
     return 0
 
 
