@@ -41,6 +41,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     async with DataframerClient(args.url, API_KEY) as client:
         with Store.open(settings.state.path) as store:
             pipeline = Pipeline(tick_policy(settings), store, client, clock=utcnow)
+            if args.explicit:
+                store.track(args.explicit.split(","), utcnow())  # as `run` does with track.runs
             for index in range(args.ticks + 1):
                 if index == 1 and profile is not None:
                     profile.enable()
@@ -59,6 +61,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                         "events": summary.events,
                         "plan": summary.plan,
                         "baseline": summary.baseline,
+                        "first": index == 0,
                     }
                 )
                 if index == 0:

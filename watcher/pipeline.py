@@ -219,7 +219,8 @@ class Pipeline:
             self.reading.memory.commit(report.scan, active.__contains__)
         return TickSummary(
             at=now,
-            observed=len(report.observation.runs),
+            # Every run the API showed (changed or not; the baseline's batches included).
+            observed=len(report.seen | {run.id for run in report.observation.runs}),
             events=len(events),
             alerts=sum(1 for e in events if e.alert),
             notifications=len(notes),
