@@ -220,6 +220,29 @@ async def test_progress_is_written_every_30s_and_a_progressing_run_is_never_stuc
     assert [e for e in still if e.event_kind == "stuck"]
 
 
+async def test_progress_held_back_is_written_even_if_the_run_then_stands_still(
+    tmp_path: Path,
+) -> None:
+    """One step of progress, then none: the held write still lands within 30 s (it is owed,
+    though the bytes stop changing), so `status` and stuck checks see the samples."""
+    api = ProgressApi(run=0)
+    clock = ManualClock()
+    async with pipeline(
+        tmp_path, "http://api.test", transport=httpx.MockTransport(api.handler), clock=clock
+    ) as (p, store):
+        await p.tick()
+        clock.advance(10)
+        api.samples["run"] = 1
+        await p.tick()  # within 30 s of the last write: held
+        samples = []
+        for _ in range(3):
+            clock.advance(10)
+            await p.tick()
+            (row,) = store.status_rows()
+            samples.append(row.samples_completed)
+    assert samples[-1] == 1, samples
+
+
 async def test_the_adaptive_choice_follows_the_measured_costs_and_is_a_metric(
     simulator: SimulatorServer, tmp_path: Path
 ) -> None:

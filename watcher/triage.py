@@ -11,7 +11,7 @@ status, creation time, in C); then
   run that progresses is never called stuck on a stale snapshot;
 - everything else (new, changed) is parsed fully and goes to detect.
 
-`ListMemory` keeps, per active run, the bytes last seen; it changes only through `commit`,
+`ListMemory` keeps, per active run, the bytes last handed to detect; it changes only by `commit`,
 after the tick recorded what it decided, so a tick that failed is seen again in full.
 """
 
@@ -36,8 +36,8 @@ _PROGRESS = re.compile(rb'"(?:samples_completed|samples_failed|total_cost)"\s*:\
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """An active run's item as last seen: its bytes, those bytes without the progress fields
-    as last handed to detect, and when that was."""
+    """An active run's item as last handed to detect: its bytes, those bytes without the
+    progress fields, and when that was."""
 
     raw: bytes
     masked: bytes
@@ -134,8 +134,9 @@ async def scan(
             fresh = (now - old.passed_at).total_seconds() < PROGRESS_EVERY
             if masked == old.masked and fresh and hold(prev):
                 result.seen.add(prev.run_id)
+                # Seen stays what was last handed over: the progress owed is written later,
+                # even if the run then stands still (its bytes would equal these).
                 result.positions[prev.run_id] = index
-                result.updates[prev.run_id] = Seen(raw, old.masked, old.passed_at)
                 result.held += 1
                 continue
         run = parse(raw)
