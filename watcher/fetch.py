@@ -120,13 +120,15 @@ async def observe(
     if track_all:
         listed_any = True
         where = cut(placed, memory.watermark, memory.positions, costs)
+    elif not explicit:
+        listed_any, where = False, cut([], None, {}, costs)  # nothing to read, nothing to choose
     else:
         where = cut(placed, _FUTURE, memory.positions, costs)
         reach = max((memory.positions.get(r, -1) for r, _ in placed), default=-1)
         plan = choose(
             len(explicit), reach + 1 if reach >= 0 else None, costs, concurrency=reading.concurrency
         )
-        listed_any = plan is Plan.LIST and bool(explicit)
+        listed_any = plan is Plan.LIST
         log.debug(
             "fetch_plan",
             plan=str(plan),
