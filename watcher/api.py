@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -41,6 +41,7 @@ from watcher.models import RUN, RUN_LIST, Run
 log = structlog.get_logger("watcher.api")
 
 RUNS_PATH = "/api/dataframer/runs/"
+T = TypeVar("T")
 _RETRYABLE = {408, 409, 425, 500, 502, 503, 504}
 
 
@@ -161,11 +162,12 @@ class DataframerClient:
             ) from error
         return runs
 
-    def parse_item(self, raw: bytes, *, strict: bool) -> Run | None:
-        """One list item parsed fully; a malformed one is skipped (None, logged once per id),
-        or with `strict` (the baseline) fails the read, unless it has no usable id."""
+    def parse_item(self, raw: bytes, model: pydantic.TypeAdapter[T], *, strict: bool) -> T | None:
+        """One list item parsed fully as `model` (`RUN` for the run list); a malformed one is
+        skipped (None, logged once per id), or with `strict` (the baseline) fails the read,
+        unless it has no usable id."""
         try:
-            return RUN.validate_json(raw)
+            return model.validate_json(raw)
         except pydantic.ValidationError as exc:
             try:
                 item = json.loads(raw)

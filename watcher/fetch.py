@@ -29,7 +29,7 @@ from watcher.errors import (
     Unauthorized,
 )
 from watcher.events import Observation, Snapshot, Source
-from watcher.models import Run, is_terminal
+from watcher.models import RUN, Run, is_terminal
 from watcher.plan import LIST_THRESHOLD, Costs, Plan, choose, cut
 from watcher.triage import ListMemory, Scan, scan
 
@@ -71,7 +71,7 @@ class FetchReport:
     # The runs this tick read one by one: their observation already is a fresh detail read.
     detailed: frozenset[str] = frozenset()
     plan: Plan | None = None  # how explicit runs were read (None: discovery, or nothing to read)
-    scan: Scan | None = None  # the list read, when there was one
+    scan: Scan[Run] | None = None  # the list read, when there was one
     bytes_read: int = 0
     seen: frozenset[str] = frozenset()  # every run the API showed this tick, changed or not
 
@@ -137,7 +137,7 @@ async def observe(
             cost_item=costs.per_item,
             list_items=costs.list_items,
         )
-    result: Scan | None = None
+    result: Scan[Run] | None = None
     to_read = [s.run_id for s in explicit]
     if listed_any:
         result = await _scan_list(
@@ -186,7 +186,7 @@ async def _scan_list(
     hold: Callable[[Snapshot], bool],
     on_new: Callable[[list[Run]], None] | None,
     known_only: bool,
-) -> Scan:
+) -> Scan[Run]:
     """One streamed read of the run list, its cost folded into the measured costs."""
     started = time.perf_counter()
     async with client.stream_items(RUNS_PATH, "the run list") as items:
@@ -196,7 +196,7 @@ async def _scan_list(
             reading.memory,
             now=now,
             before=before,
-            parse=lambda raw: client.parse_item(raw, strict=strict),
+            parse=lambda raw: client.parse_item(raw, RUN, strict=strict),
             hold=hold,
             on_new=on_new,
             known_only=known_only,

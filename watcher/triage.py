@@ -21,17 +21,31 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, Protocol, TypeVar
 
 from watcher.events import Snapshot
 from watcher.listread import head_of
-from watcher.models import Run, is_terminal
+from watcher.models import is_terminal
 
-__all__ = ["BATCH", "PROGRESS_EVERY", "ListMemory", "Scan", "Seen", "scan"]
+__all__ = ["BATCH", "PROGRESS_EVERY", "Job", "ListMemory", "Scan", "Seen", "scan"]
 
 PROGRESS_EVERY = 30.0  # seconds between progress-only writes of one run
 BATCH = 2_000  # new runs handed over at a time during the baseline (bounded memory)
 # The fields that move while a run makes progress; masked out, the rest must be unchanged.
 _PROGRESS = re.compile(rb'"(?:samples_completed|samples_failed|total_cost)"\s*:\s*[^,}\]]*')
+
+
+class Job(Protocol):
+    """What triage needs of a list's item model (a run, an evaluation, ...): its id and status."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+
+J = TypeVar("J", bound=Job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +59,10 @@ class Seen:
 
 
 @dataclass
-class Scan:
-    """What one list read showed and what of it needs detect."""
+class Scan(Generic[J]):
+    """What one list read showed and what of it needs detect (items of any `Job` model)."""
 
-    runs: list[Run] = field(default_factory=list)  # new or changed: for detect
+    runs: list[J] = field(default_factory=list)  # new or changed: for detect
     seen: set[str] = field(default_factory=set)  # every id the read showed
     complete: bool = False  # read to the end of the list
     items: int = 0  # items read
@@ -68,7 +82,7 @@ class ListMemory:
         self.positions: dict[str, int] = {}
         self.watermark: datetime | None = None  # the newest run's creation time
 
-    def commit(self, scan: Scan, active: Callable[[str], bool]) -> None:
+    def commit(self, scan: Scan[J], active: Callable[[str], bool]) -> None:
         """Take a recorded tick's scan; forget runs no longer active (`active` says)."""
         self.seen.update(scan.updates)
         self.positions.update(scan.positions)
@@ -93,19 +107,19 @@ async def scan(
     *,
     now: datetime,
     before: datetime | None,
-    parse: Callable[[bytes], Run | None],
+    parse: Callable[[bytes], J | None],
     hold: Callable[[Snapshot], bool],
-    on_new: Callable[[list[Run]], None] | None = None,
+    on_new: Callable[[list[J]], None] | None = None,
     known_only: bool = False,
-) -> Scan:
+) -> Scan[J]:
     """Read `items` (newest first) until the first one created before `before`.
 
     `parse` parses one item fully (None: malformed and skipped); with `on_new` (the baseline)
     new runs are handed over `BATCH` at a time instead of being kept in the scan; with
     `known_only` (explicit runs) runs the snapshots do not hold are passed by unparsed.
     """
-    result = Scan()
-    batch: list[Run] = []
+    result: Scan[J] = Scan()
+    batch: list[J] = []
     index = -1
     async for raw in items:
         index += 1
