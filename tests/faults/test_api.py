@@ -260,6 +260,8 @@ def test_explicit_runs_back_off_when_every_read_fails(
     sim.faults.add([{"kind": "status", "status": 503, "always": True}])
     sim.force_status(runs[0].id, "FAILED")
     daemon.wait_event("tick_failed", at_least=3)
+    # A tick's poll_backoff line follows its tick_failed line: wait for it too.
+    wait_for(lambda: len(_backoffs(daemon)) >= 3, what="three backoffs")
     backoffs = _backoffs(daemon)
     assert backoffs[:3] == [0.1, 0.2, 0.4]
     sim.faults.clear()
