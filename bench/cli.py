@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from bench.delivery import delivery_benchmark
 from bench.memory import Gauge, idle_daemon, tick_memory
 from bench.parse import http_benchmarks, parse_benchmarks
+from bench.scale import scale_benchmarks
 from bench.stages import Observations, detect_benchmarks, store_benchmarks
 from bench.startup import startup_benchmarks
 from bench.tick import tick_benchmarks
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = Sizes.quick() if args.quick else Sizes.full()
     started = time.perf_counter()
-    report = run_all(sizes)
+    report = run_all(sizes, quick=args.quick)
     elapsed = time.perf_counter() - started
     rows, gauges = report.rows, report.gauges
     print(render_table(rows, gauges))
@@ -91,7 +92,7 @@ class Report:
         return value
 
 
-def run_all(sizes: Sizes) -> Report:
+def run_all(sizes: Sizes, *, quick: bool = False) -> Report:
     """Every benchmark against one simulator; a failed section is reported and skipped."""
     quiet_logs()
     report = Report()
@@ -131,6 +132,8 @@ def run_all(sizes: Sizes) -> Report:
         daemon = step("daemon", lambda: idle_daemon(server.url, sizes.runs, work / "daemon"))
         report.gauges += [gauge for gauge in (memory, daemon) if gauge is not None]
         report.rows += step("startup", lambda: startup_benchmarks(sizes, work / "startup")) or []
+    # Worlds of their own (up to 100,000 runs), each on a fresh simulator.
+    report.rows += step("scale", lambda: scale_benchmarks(quick)) or []
     return report
 
 

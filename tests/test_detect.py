@@ -324,7 +324,31 @@ def test_run_both_returned_and_missing_is_not_gone() -> None:
     state = state_of(known("a", "PROCESSING"))
     detection = detect(state, observed(run("a", "PROCESSING"), missing=["a"]), at(1))
     assert detection.events == ()
-    assert not detection.snapshots[0].gone
+    assert detection.snapshots == ()  # returned unchanged: not gone, and nothing to write
+
+
+def test_only_runs_that_changed_get_a_new_snapshot() -> None:
+    """Runs observed exactly as recorded get no snapshot (nothing to write); a new status, new
+    progress, a run never observed or one that came back from gone each get one."""
+    state = state_of(
+        known("same", "PROCESSING"),
+        known("moved", "PENDING"),
+        known("progress", "PROCESSING"),
+        known("back", "PROCESSING", gone=True),
+        known("unseen", None, first_seen=None, run=None),
+    )
+    detection = detect(
+        state,
+        observed(
+            run("same", "PROCESSING"),
+            run("moved", "PROCESSING"),
+            run("progress", "PROCESSING", samples_completed=5),
+            run("back", "PROCESSING"),
+            run("unseen", "PENDING"),
+        ),
+        at(1),
+    )
+    assert sorted(s.run_id for s in detection.snapshots) == ["back", "moved", "progress", "unseen"]
 
 
 # --- missing (404) runs -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from watcher.stuck import (
     decide,
     is_due,
     moved,
+    observed_view,
     stall_of,
 )
 
@@ -80,9 +81,11 @@ def tick(
 ) -> tuple[dict[str, Snapshot], tuple[Event, ...]]:
     """One tick: the state after it and its events (detect's, then the STUCK alerts)."""
     detection = detect(state, Observation(runs=runs, missing=missing), now)
-    due = candidates(detection.snapshots, now, rules)
+    # As the pipeline: runs observed unchanged get no new snapshot, but are checked too.
+    view = observed_view(state, detection.snapshots, {r.id for r in runs} | missing)
+    due = candidates(view, now, rules)
     details = {c.run_id: d for c in due if (d := detail(c)) is not None}
-    verdicts = decide(detection.snapshots, due, details, now)
+    verdicts = decide(view, due, details, now)
     new = dict(state)
     new.update((s.run_id, s) for s in verdicts.snapshots)
     return new, detection.events + verdicts.events

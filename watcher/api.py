@@ -7,6 +7,7 @@ subclasses, with readable reasons ("connection refused", "HTTP 503", "rate limit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import errno
 import json
@@ -14,10 +15,10 @@ import math
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import httpx
 import pydantic
@@ -34,12 +35,14 @@ from watcher.errors import (
     socket_phrase,
 )
 from watcher.kinds import Kind, kind_info
+from watcher.listread import items
 from watcher.models import Job, Run
 from watcher.run_refs import split_key
 
 log = structlog.get_logger("watcher.api")
 
 RUNS_PATH = "/api/dataframer/runs/"
+T = TypeVar("T")
 _RETRYABLE = {408, 409, 425, 500, 502, 503, 504}
 
 
@@ -78,6 +81,7 @@ class DataframerClient:
     ) -> None:
         """`on_request` hears each request's duration in seconds, failed ones included."""
         self.base_url = base_url.rstrip("/")
+        self.max_concurrency = max_concurrency
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -92,6 +96,7 @@ class DataframerClient:
             follow_redirects=False,
         )
         self.requests = 0
+        self.bytes_read = 0  # list bodies read as a stream (`stream_items`), for the bench
         self._skipped_ids: set[str] = set()
         self._on_request = on_request
 
@@ -169,6 +174,28 @@ class DataframerClient:
             ) from error
         return runs
 
+    def parse_item(
+        self, raw: bytes, model: pydantic.TypeAdapter[T], *, strict: bool, what: str = "run"
+    ) -> T | None:
+        """One list item parsed fully as `model` (`RUN` for the run list; `what` names its
+        kind); a malformed one is skipped (None, logged once per id), or with `strict` (the
+        baseline) fails the read, unless it has no usable id."""
+        try:
+            return model.validate_json(raw)
+        except pydantic.ValidationError as exc:
+            try:
+                item = json.loads(raw)
+            except ValueError:
+                item = None
+            run_id = item.get("id") if isinstance(item, dict) else None
+            if strict and isinstance(run_id, str) and run_id:
+                raise BadResponse(
+                    f"{what} {run_id} in the {what} list from {self.base_url} is malformed:"
+                    f" {_first(exc)}"
+                ) from exc
+            self._skipped(run_id, exc)
+            return None
+
     def _skipped(self, run_id: object, exc: pydantic.ValidationError) -> None:
         """Log a skipped item once per id, not on every tick it stays broken."""
         key = str(run_id)
@@ -177,6 +204,37 @@ class DataframerClient:
             return
         self._skipped_ids.add(key)
         log.warning("malformed_run_skipped", run_id=key, error=_first(exc))
+
+    @contextlib.asynccontextmanager
+    async def stream_items(self, path: str, what: str) -> AsyncIterator[AsyncIterator[bytes]]:
+        """A list endpoint's items, each one's JSON bytes, as the body arrives (`listread`).
+
+        Leaving the block early closes the connection: the rest of the body is never read.
+        `what` names the answer in errors ("the run list").
+        """
+        where = f"{self.base_url}{path}"
+        async with self._semaphore:
+            started = time.perf_counter()
+            try:
+                async with self._http.stream("GET", path) as response:
+                    if not 200 <= response.status_code < 300:
+                        _check(response, await response.aread(), where, self.base_url)
+                    reader = items(self._chunks(response), f"{what} from {self.base_url}")
+                    async with contextlib.aclosing(reader) as stream:
+                        yield stream
+            except httpx.TimeoutException as exc:
+                raise TransientApiError(f"GET {where} timed out") from exc
+            except httpx.HTTPError as exc:
+                raise TransientApiError(f"GET {where} failed: {transport_reason(exc)}") from exc
+            finally:
+                self.requests += 1
+                if self._on_request is not None:
+                    self._on_request(time.perf_counter() - started)
+
+    async def _chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        async for chunk in response.aiter_bytes():
+            self.bytes_read += len(chunk)
+            yield chunk
 
     async def get_run(self, run_id: str) -> Run:
         """One generation run in detail (with generated files)."""

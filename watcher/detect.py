@@ -9,6 +9,8 @@ Rules (the brief's alert semantics):
 - a terminal status is final: later observations of that run are ignored, so a run alerts
   at most once whatever the API says afterwards;
 - unknown statuses are recorded like any other, never alerted;
+- a run observed exactly as its snapshot holds it gets no new snapshot: nothing to write
+  (the tick's time is the run's "last polled", kept once per tick, not per run);
 - a run the API confirmed gone (404) becomes `gone`, once;
 - every observed run's snapshot keeps when it last moved (`watcher.stuck.advance`), and the
   final alert of a run once reported stuck says for how long (`Event.stuck_for`); which runs
@@ -38,6 +40,8 @@ def detect(previous: Mapping[str, Snapshot], observation: Observation, now: date
         prev = previous.get(run.ref)
         if prev is not None and is_terminal(prev.status):
             continue  # finished runs are final and not polled again
+        if prev is not None and _unchanged(prev, run):
+            continue
         snapshot, event = _observe(prev, run, observation.silent(run), now)
         snapshots.append(advance(prev, snapshot, now))
         if event is not None:
@@ -62,6 +66,17 @@ def detect(previous: Mapping[str, Snapshot], observation: Observation, now: date
             )
         )
     return Detection(snapshots=tuple(snapshots), events=tuple(events))
+
+
+def _unchanged(prev: Snapshot, run: Job) -> bool:
+    """Observed again as recorded: same status, same data, nothing for `advance` to set."""
+    return (
+        prev.status == run.status
+        and not prev.gone
+        and prev.first_seen is not None
+        and prev.progress_at is not None
+        and prev.run == run
+    )
 
 
 def _observe(

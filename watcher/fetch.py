@@ -1,34 +1,45 @@
 """fetch: the stage that turns one tick's requests into an Observation.
 
-Discovery reads each discovered kind's list once per tick; a few explicit runs are read one
-by one (each kind from its own path, `watcher.kinds`); a run that just finished is read in
-detail once (enrich), and so is a run that looks stuck, before it is called stuck (reread).
-The client itself lives in watcher.api.
+Discovery reads each discovered kind's list (`watcher.kinds`) as a stream (`watcher.listread`),
+looks at each item cheaply and parses fully only what is new or changed (`watcher.triage`),
+and stops once it has passed the watermark and the active jobs it wants (`watcher.plan.cut`),
+closing the connection; active jobs past that point are read by id, each kind from its own
+path. Explicit jobs of a listed kind are read through its list or one by one, whichever
+measured cheaper (`watcher.plan.choose`); evaluations have no list and are always read by id.
+A job that just finished is read in detail once (enrich), and so is one that looks stuck,
+before it is called stuck (reread). The client itself lives in watcher.api.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterable, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
 from watcher.api import DataframerClient
+from watcher.clock import utcnow
 from watcher.errors import (
     ApiError,
+    BadResponse,
     NotFound,
     RateLimited,
     Unauthorized,
 )
 from watcher.events import Observation, Snapshot, Source
-from watcher.kinds import LISTED_KINDS, kind_info
+from watcher.kinds import LISTED_KINDS, Kind, kind_info
 from watcher.models import Job, is_terminal
-from watcher.run_refs import KINDS, kind_of
+from watcher.plan import LIST_THRESHOLD, Costs, Plan, choose, cut
+from watcher.run_refs import KINDS, RunRef, kind_of
+from watcher.triage import ListMemory, Scan, scan
 
 __all__ = [
     "LIST_THRESHOLD",
     "FetchReport",
+    "Reading",
     "enrich",
     "is_active",
     "observe",
@@ -37,8 +48,27 @@ __all__ = [
 
 log = structlog.get_logger("watcher.fetch")
 
-# Above this many active explicit runs, one list request is cheaper than one request per run.
-LIST_THRESHOLD = 10
+# No run is created after this: the watermark of explicit mode, where new runs do not matter.
+_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass
+class Reading:
+    """What fetch keeps across ticks, per listed kind: the list as last recorded and the
+    measured costs of reading it. The pipeline owns one and commits a tick's scans to it
+    once the tick is recorded."""
+
+    memories: dict[str, ListMemory] = field(default_factory=dict)
+    costs: dict[str, Costs] = field(default_factory=dict)
+    concurrency: int = 8
+
+    def memory_of(self, kind: str) -> ListMemory:
+        """The list memory of one kind (empty until its first read)."""
+        return self.memories.setdefault(kind, ListMemory())
+
+    def costs_of(self, kind: str) -> Costs:
+        """The measured costs of one kind's reads (priors until measured)."""
+        return self.costs.setdefault(kind, Costs.fresh())
 
 
 @dataclass
@@ -50,11 +80,24 @@ class FetchReport:
     run_errors: dict[str, ApiError] = field(default_factory=dict)
     # The runs this tick read one by one: their observation already is a fresh detail read.
     detailed: frozenset[str] = frozenset()
+    plans: dict[str, Plan] = field(default_factory=dict)  # per kind: how explicit jobs were read
+    scans: dict[str, Scan[Job]] = field(default_factory=dict)  # per kind: its list read
+    bytes_read: int = 0
+    seen: frozenset[str] = frozenset()  # every job the API showed this tick, changed or not
+
+    @property
+    def plan(self) -> Plan | None:
+        """How explicit generation runs were read (else another kind's choice; None: none)."""
+        return self.plans.get("run", next(iter(self.plans.values()), None))
 
 
 def is_active(snapshot: Snapshot) -> bool:
     """Still worth polling: watched, not finished, not gone."""
     return not snapshot.gone and not snapshot.muted and not is_terminal(snapshot.status)
+
+
+def _always(_: Snapshot) -> bool:
+    return True
 
 
 async def observe(
@@ -66,67 +109,175 @@ async def observe(
     kinds: Collection[str] = ("run",),
     pending_baselines: Collection[str] | None = None,
     admit: Callable[[Job], bool] | None = None,
+    reading: Reading | None = None,
+    now: datetime | None = None,
+    hold: Callable[[Snapshot], bool] = _always,
+    on_new: Callable[[list[Job]], None] | None = None,
+    live_ids: Iterable[str] | None = None,
 ) -> FetchReport:
-    """Fetch what this tick needs: per kind the list (discovery or many runs), then single runs.
+    """Fetch what this tick needs: per kind its list (discovery, or explicit jobs when that is
+    cheaper), then single jobs.
 
     With `track_all`, each listed kind in `kinds` is discovered; its first pass is a silent
     baseline when `baseline` is set (every discovered kind) or, given `pending_baselines`,
-    for the kinds named there. `admit` (`track.filter`) decides which new jobs of a list get
-    tracked; one already known is always followed. A run missing from the list is confirmed
-    with a detail read: only a 404 marks it gone, so a list that comes back wrongly empty never
-    invents a vanished run. Unauthorized and a failed list read fail the tick, and so do single
-    reads that all failed (without a list, that is the API being down); an error on some runs
-    is contained in the report.
+    for the kinds named there, and a silent kind's new jobs go to `on_new` in batches.
+    `admit` (`track.filter`) decides which new jobs of a list get tracked; one already known
+    is always followed. `hold` says whether a job's progress-only change may wait (`triage`);
+    `live_ids`, when given, are the only jobs that may be active (the store keeps them:
+    100,000 runs are not walked per tick).
+
+    A job missing from the part of the list read is confirmed with a detail read: only a 404
+    marks it gone, so a list that comes back wrongly empty never invents a vanished run.
+    Unauthorized and a failed list read fail the tick, and so do single reads that all
+    failed (without a list, that is the API being down); an error on some jobs is contained.
     """
-    before = client.requests
+    reading = Reading() if reading is None else reading
+    now = utcnow() if now is None else now
+    before_requests, before_bytes = client.requests, client.bytes_read
     discovered = [k for k in LISTED_KINDS if k in kinds] if track_all else []
     if pending_baselines is None:
         silent = frozenset(discovered) if baseline else frozenset()
     else:
         silent = frozenset(k for k in discovered if k in pending_baselines)
-    explicit: dict[str, list[str]] = {}
-    active: dict[str, list[str]] = {}
-    for s in snapshots.values():
-        if is_active(s):
-            active.setdefault(kind_of(s.run_id), []).append(s.run_id)
+    active: dict[str, list[Snapshot]] = {}
+    explicit: dict[str, list[Snapshot]] = {}
+    for run_id in snapshots.keys() if live_ids is None else live_ids:
+        if (s := snapshots.get(run_id)) is not None and is_active(s):
+            active.setdefault(kind_of(run_id), []).append(s)
             if s.source is Source.EXPLICIT:
-                explicit.setdefault(kind_of(s.run_id), []).append(s.run_id)
-    runs: list[Job] = []
+                explicit.setdefault(kind_of(run_id), []).append(s)
+    scans: dict[str, Scan[Job]] = {}
+    plans: dict[str, Plan] = {}
     to_read: list[str] = []
-    listed_any = False
-    for kind in KINDS:
-        mine = explicit.get(kind, [])
-        discover = kind in discovered
-        if not (discover or (kind in LISTED_KINDS and len(mine) > LIST_THRESHOLD)):
-            to_read += mine
-            continue
-        listed_any = True
-        listed = await client.list_jobs(kind, strict=kind in silent)
-        listed_refs = {run.ref for run in listed}
-        if discover:
-            runs += [run for run in listed if admit is None or run.ref in snapshots or admit(run)]
-            candidates: Iterable[str] = active.get(kind, [])
+    for name in KINDS:
+        kind, mine = kind_info(name), explicit.get(name, [])
+        memory, costs = reading.memory_of(name), reading.costs_of(name)
+        if name in discovered:
+            wanted = active.get(name, [])
+            where = cut(_placed(wanted), memory.watermark, memory.positions, costs)
+        elif mine and kind.listed:
+            wanted = mine
+            where = cut(_placed(mine), _FUTURE, memory.positions, costs)
+            reach = max((memory.positions.get(s.run_id, -1) for s in mine), default=-1)
+            plans[name] = plan = choose(
+                len(mine), reach + 1 if reach >= 0 else None, costs, concurrency=reading.concurrency
+            )
+            log.debug(
+                "fetch_plan",
+                kind=name,
+                plan=str(plan),
+                runs=len(mine),
+                cost_get=costs.per_get,
+                cost_item=costs.per_item,
+                list_items=costs.list_items,
+            )
+            if plan is not Plan.LIST:
+                to_read += [s.run_id for s in mine]
+                continue
         else:
-            wanted = set(mine)
-            runs += [run for run in listed if run.ref in wanted]
-            candidates = mine
-        to_read += [ref for ref in candidates if ref not in listed_refs]
+            to_read += [s.run_id for s in mine]
+            continue
+        discover = name in discovered
+        result = await _scan_list(
+            client,
+            kind,
+            snapshots,
+            memory,
+            costs,
+            now=now,
+            before=where.before,
+            strict=name in silent,
+            hold=hold,
+            on_new=on_new if name in silent else None,
+            known_only=not discover,
+            admit=admit if discover else None,
+        )
+        scans[name] = result
+        to_read += [s.run_id for s in wanted if s.run_id not in result.seen]
+    started = time.perf_counter()
     read, missing, errors = await _read_each(client, to_read)
-    if not listed_any and errors and len(errors) == len(to_read):
+    if to_read:
+        per_get = (time.perf_counter() - started) / -(-len(to_read) // reading.concurrency)
+        for name in {kind_of(run_id) for run_id in to_read}:
+            reading.costs_of(name).get.add(per_get)
+    if not scans and errors and len(errors) == len(to_read):
         # Every request of the tick failed: the API is down, not one run. Fail the tick so the
         # daemon backs off (and honours a Retry-After) instead of polling on at full pace.
         raise _most_telling(errors.values())
+    listed = [run for result in scans.values() for run in result.runs]
+    read_refs = frozenset(run.ref for run in read)
     return FetchReport(
         observation=Observation(
-            runs=tuple(runs + read),
+            runs=tuple(listed + read),
             missing=frozenset(missing),
             baseline=bool(silent),
             baseline_kinds=silent,
         ),
-        requests=client.requests - before,
+        requests=client.requests - before_requests,
         run_errors=errors,
-        detailed=frozenset(run.ref for run in read),
+        detailed=read_refs,
+        plans=plans,
+        scans=scans,
+        seen=read_refs.union(*(result.seen for result in scans.values())),
+        bytes_read=client.bytes_read - before_bytes,
     )
+
+
+def _placed(snapshots: Sequence[Snapshot]) -> list[tuple[str, datetime | None]]:
+    """Where each wanted job sits in its list: its id and creation time."""
+    return [(s.run_id, None if s.run is None else s.run.created_at) for s in snapshots]
+
+
+async def _scan_list(
+    client: DataframerClient,
+    kind: Kind,
+    snapshots: Mapping[str, Snapshot],
+    memory: ListMemory,
+    costs: Costs,
+    *,
+    now: datetime,
+    before: datetime | None,
+    strict: bool,
+    hold: Callable[[Snapshot], bool],
+    on_new: Callable[[list[Job]], None] | None,
+    known_only: bool,
+    admit: Callable[[Job], bool] | None,
+) -> Scan[Job]:
+    """One streamed read of a kind's list, its cost folded into the kind's measured costs."""
+    what = "run" if kind.name == "run" else kind.noun
+    started = time.perf_counter()
+    async with client.stream_items(kind.list_path, f"the {what} list") as items:
+        result = await scan(
+            items,
+            snapshots,
+            memory,
+            now=now,
+            before=before,
+            parse=lambda raw: client.parse_item(raw, kind.one, strict=strict, what=what),
+            hold=hold,
+            on_new=on_new,
+            known_only=known_only,
+            key=lambda job_id: RunRef(kind.name, job_id).key,
+            admit=admit,
+        )
+    if result.items and result.malformed == result.items and result.complete:
+        # Not one usable item: a broken answer (wrong types throughout), not an empty
+        # company. Reading it as "no runs" would only cost a detail read per active run.
+        raise BadResponse(f"every item of the {what} list from {client.base_url} is malformed")
+    if result.items and on_new is None:  # a baseline's items cost their recording too
+        costs.item.add((time.perf_counter() - started) / result.items)
+    if result.complete:
+        costs.list_items = result.items
+    log.debug(
+        "list_read",
+        kind=kind.name,
+        items=result.items,
+        parsed=result.parsed,
+        held=result.held,
+        complete=result.complete,
+        stopped_before=None if before is None else before.isoformat(),
+    )
+    return result
 
 
 def _most_telling(errors: Iterable[ApiError]) -> ApiError:

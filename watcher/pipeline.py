@@ -22,17 +22,26 @@ from watcher.assess import Thresholds, assess_all
 from watcher.detect import detect
 from watcher.discover import DiscoveryFilter
 from watcher.errors import ApiError, StateConflict
-from watcher.events import Event, EventKind, MessageLimits, Notification, Snapshot, TickRecord
-from watcher.fetch import FetchReport, enrich, is_active, observe, reread
-from watcher.hold import Decision, DigestPolicy, hold, silencing
-from watcher.models import KNOWN_STATUSES
+from watcher.events import (
+    Event,
+    EventKind,
+    MessageLimits,
+    Notification,
+    Observation,
+    Snapshot,
+    TickRecord,
+)
+from watcher.fetch import FetchReport, Reading, enrich, is_active, observe, reread
+from watcher.hold import DigestPolicy, hold, silencing
+from watcher.models import Job
 from watcher.render import compose_digest, compose_messages
 from watcher.route import RouteRule, job_kind, route
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
 from watcher.state.record import baseline_key
-from watcher.stuck import StuckRules, candidates, decide, stall_of
+from watcher.stuck import StuckRules, candidates, decide, is_due, observed_view
 from watcher.templates import BUILTIN, Templates
+from watcher.ticklog import log_decision, log_event, log_notes, log_unstuck
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -83,6 +92,10 @@ class TickSummary:
     stuck: int = 0  # STUCK alerts this tick, reminders included (not transitions)
     # The same changes by (kind, new status), for the metrics' kind label.
     kind_transitions: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    written: int = 0  # run rows written: the runs that changed (the baseline's included)
+    plan: str | None = None  # how explicit runs were read: "list" or "each" (`watcher.plan`)
+    listed: int = 0  # list items read (the read stops early once past what it needs)
+    parsed: int = 0  # of which parsed fully (new or changed)
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
@@ -109,6 +122,8 @@ class Pipeline:
         self.store = store
         self.client = client
         self.clock = clock
+        # The list as last recorded and what reading costs: kept across ticks (`watcher.plan`).
+        self.reading = Reading(concurrency=client.max_concurrency)
 
     async def tick(self) -> TickSummary:
         """Fetch, detect, route and record once. Raises ApiError or StateError when it cannot.
@@ -137,6 +152,18 @@ class Pipeline:
         # Each discovered kind takes its own silent first pass, also one added to it later.
         pending = {k for k in policy.track_kinds if self.store.get_meta(baseline_key(k)) is None}
         flt = policy.track_filter
+        rules = policy.stuck
+        inventory: list[int] = []
+
+        def record_new(runs: list[Job]) -> None:
+            # A baseline's new jobs, a batch at a time: no events (silent), so each batch is
+            # its own transaction and memory stays bounded; an interrupted baseline is redone.
+            batch = detect(snapshots, Observation(runs=tuple(runs), baseline=True), now)
+            self.store.record(
+                TickRecord(at=now, snapshots=batch.snapshots, events=(), notifications=())
+            )
+            inventory.append(len(batch.snapshots))
+
         report = await observe(
             self.client,
             snapshots,
@@ -145,13 +172,20 @@ class Pipeline:
             kinds=policy.track_kinds,
             pending_baselines=pending,
             admit=flt.admits if flt.active else None,
+            reading=self.reading,
+            now=now,
+            hold=lambda prev: rules is None or not is_due(prev, now, rules),
+            on_new=record_new if track_all and pending else None,
+            live_ids=self.store.live_ids(),
         )
         silent = report.observation.baseline_kinds
         baseline = bool(silent)
         for run_id, error in report.run_errors.items():
             log.warning("run_fetch_failed", run_id=run_id, error=str(error))
         detection = detect(snapshots, report.observation, now)
-        written, stuck_events = await self._stuck(policy.stuck, detection.snapshots, report, now)
+        written, stuck_events = await self._stuck(
+            rules, snapshots, detection.snapshots, report, now
+        )
         # Flags are set on the detail read's numbers, before routes match on them.
         events = assess_all(await self._enriched(detection.events), policy.thresholds)
         events += stuck_events
@@ -173,7 +207,7 @@ class Pipeline:
             limits=policy.limits,
             templates=policy.templates,
         )
-        _log_notes(notes)
+        log_notes(notes)
         self.store.record(
             TickRecord(
                 at=now,
@@ -187,32 +221,42 @@ class Pipeline:
                 windows=decision.windows,
             )
         )
-        _log_decision(events, decision)
+        log_decision(events, decision)
         channels_of: dict[int, list[str]] = {}
         for intent in intents:
             channels_of.setdefault(intent.event_index, []).append(intent.channel)
         for index, event in enumerate(events):
-            _log_event(event, channels_of.get(index, []))
-        _log_unstuck(snapshots, written, now)
+            log_event(event, channels_of.get(index, []))
+        log_unstuck(snapshots, written, now)
         changes = [
             (job_kind(e), "GONE" if e.kind is EventKind.GONE else str(e.to_status))
             for e in events
             if e.kind is not EventKind.STUCK
             and not (e.kind is EventKind.FIRST_SEEN and e.run is not None and e.run.kind in silent)
         ]
+        after = self.store.snapshots()
+        live = [s for r in self.store.live_ids() if (s := after.get(r)) is not None]
+        active = {s.run_id for s in live if is_active(s)}
+        for kind, result in report.scans.items():
+            self.reading.memory_of(kind).commit(result, active.__contains__)
         return TickSummary(
             at=now,
-            observed=len(report.observation.runs),
+            # Every run the API showed (changed or not; the baseline's batches included).
+            observed=len(report.seen | {run.ref for run in report.observation.runs}),
             events=len(events),
             alerts=sum(1 for e in events if e.alert),
             notifications=len(notes),
             requests=report.requests,
             run_errors=len(report.run_errors),
             baseline=baseline,
-            tracked_active=sum(1 for s in self.store.snapshots().values() if is_active(s)),
+            tracked_active=len(active),
             transitions=dict(Counter(status for _, status in changes)),
             kind_transitions=dict(Counter(changes)),
             stuck=len(stuck_events),
+            written=len(written) + sum(inventory),
+            plan=None if report.plan is None else str(report.plan),
+            listed=sum(result.items for result in report.scans.values()),
+            parsed=sum(result.parsed for result in report.scans.values()),
         )
 
     def release(self) -> int:
@@ -243,7 +287,7 @@ class Pipeline:
                 templates=policy.templates,
                 template=template,
             )
-            _log_notes(digests)
+            log_notes(digests)
             for note in digests:
                 messages.append((note, [alerts[i].id for i in note.event_indexes]))
         self.store.release(now, Release(messages, suppressed))
@@ -259,25 +303,36 @@ class Pipeline:
     async def _stuck(
         self,
         rules: StuckRules | None,
-        snapshots: tuple[Snapshot, ...],
+        previous: Mapping[str, Snapshot],
+        changed: tuple[Snapshot, ...],
         report: FetchReport,
         now: datetime,
     ) -> tuple[tuple[Snapshot, ...], tuple[Event, ...]]:
         """The snapshots to write and the STUCK alerts, after a detail read of each run that
         looks stuck (a run this tick already read in detail is not read twice). A failed read
-        postpones that run's decision to a later tick."""
-        due = [] if rules is None else candidates(snapshots, now, rules)
+        postpones that run's decision to a later tick. Runs seen unchanged are checked too
+        (from their previous snapshot); only the changed and the confirmed are written."""
+        if rules is None:
+            return changed, ()
+        view = observed_view(previous, changed, report.seen)
+        due = candidates(view, now, rules)
         if not due:
-            return snapshots, ()
+            return changed, ()
         observed = {run.ref: run for run in report.observation.runs}
         details = {s.run_id: observed[s.run_id] for s in due if s.run_id in report.detailed}
         read, errors = await reread(self.client, (s.run_id for s in due if s.run_id not in details))
         for run_id, error in errors.items():
             log.warning("stuck_check_failed", run_id=run_id, error=str(error))
-        verdicts = decide(snapshots, due, {**details, **read}, now)
+        verdicts = decide(view, due, {**details, **read}, now)
         for run_id in verdicts.moved:
             log.info("stuck_check_moved", run_id=run_id)
-        return verdicts.snapshots, verdicts.events
+        mine = {s.run_id for s in changed}
+        written = [
+            s
+            for s, before in zip(verdicts.snapshots, view, strict=True)
+            if s.run_id in mine or s is not before
+        ]
+        return tuple(written), verdicts.events
 
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         """Alerts get the run's detail read (generated files) once, when it just finished."""
@@ -293,54 +348,3 @@ class Pipeline:
             dataclasses.replace(e, run=detailed[e.run_id]) if e.run_id in detailed else e
             for e in events
         )
-
-
-def _log_event(event: Event, channels: list[str]) -> None:
-    bound = log.bind(run_id=event.run_id, from_status=event.from_status, to_status=event.to_status)
-    if event.stuck_for is not None:
-        bound = bound.bind(stuck_for=round(event.stuck_for, 3))
-    if event.kind is EventKind.STUCK:
-        bound.warning("run_stuck", reminder=event.reminder, channels=channels)
-    elif event.kind is EventKind.GONE:
-        bound.warning("run_gone")
-    elif event.to_status is not None and event.to_status not in KNOWN_STATUSES:
-        bound.warning("unknown_status")
-    elif event.alert:
-        bound.info("run_finished", channels=channels)
-    else:
-        bound.info("run_" + event.kind.value)
-
-
-def _log_notes(notes: list[Notification]) -> None:
-    """A template that fell back to the built-in one, or named a value that is not there."""
-    for note in notes:
-        for problem in note.notes:
-            log.warning("template_problem", channel=note.channel, problem=problem)
-
-
-def _log_decision(events: tuple[Event, ...], decision: Decision) -> None:
-    for held in decision.held:
-        log.info(
-            "alert_held",
-            run_id=events[held.intent.event_index].run_id,
-            channel=held.intent.channel,
-            until=held.until.isoformat(),
-            why=str(held.why),
-        )
-    for quiet in decision.suppressed:
-        log.info(
-            "alert_suppressed",
-            run_id=events[quiet.intent.event_index].run_id,
-            channel=quiet.intent.channel,
-            mute=quiet.mute_id,
-        )
-
-
-def _log_unstuck(
-    before: Mapping[str, Snapshot], after: tuple[Snapshot, ...], now: datetime
-) -> None:
-    """One line per run whose reported stall this tick's observation ended."""
-    for snapshot in after:
-        prev = before.get(snapshot.run_id)
-        if prev is not None and prev.stuck and not snapshot.stuck:
-            log.info("run_unstuck", run_id=snapshot.run_id, stuck_for=stall_of(snapshot, now))

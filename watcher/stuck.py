@@ -34,6 +34,7 @@ __all__ = [
     "decide",
     "is_due",
     "moved",
+    "observed_view",
     "stall_of",
 ]
 
@@ -105,6 +106,19 @@ def is_due(snapshot: Snapshot, now: datetime, rules: StuckRules) -> bool:
         return True
     last = snapshot.stuck_notified_at or snapshot.stuck_since
     return rules.repeat > 0 and last is not None and (now - last).total_seconds() >= rules.repeat
+
+
+def observed_view(
+    previous: Mapping[str, Snapshot], changed: Iterable[Snapshot], observed: Iterable[str]
+) -> list[Snapshot]:
+    """The snapshots of the runs a tick observed: detect's new ones where it made one, the
+    previous one where the run was seen unchanged (detect writes nothing for those), in run
+    id order. A run still for half an hour is seen unchanged, so this is where it is found."""
+    view = {s.run_id: s for s in changed}
+    for run_id in observed:
+        if run_id not in view and (prev := previous.get(run_id)) is not None:
+            view[run_id] = prev
+    return [view[run_id] for run_id in sorted(view)]
 
 
 def candidates(snapshots: Iterable[Snapshot], now: datetime, rules: StuckRules) -> list[Snapshot]:

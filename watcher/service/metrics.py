@@ -26,6 +26,7 @@ from watcher import __version__
 PREFIX = "dataframer_watcher_"
 TICK_OUTCOMES = ("ok", "failed", "unauthorized", "rate_limited")
 DELIVERY_OUTCOMES = ("sent", "failed", "dead")
+FETCH_PLANS = ("list", "each")
 KNOWN_STATUSES = ("PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELED")
 # API latency: the default timeout is 10 s, and a healthy list read of 10,000 runs is ~0.5 s.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -99,6 +100,26 @@ class Metrics:
             "Failed poll ticks since the last successful one.",
             registry=reg,
         )
+        self.fetch_plan = Gauge(
+            PREFIX + "fetch_plan",
+            "How the last tick read the explicit runs: 1 on the plan it chose (list or each).",
+            ["plan"],
+            registry=reg,
+        )
+        self.fetch_plans = Counter(
+            PREFIX + "fetch_plans",
+            "Ticks by how they read the explicit runs (list or each).",
+            ["plan"],
+            registry=reg,
+        )
+        for plan in FETCH_PLANS:
+            self.fetch_plan.labels(plan)
+            self.fetch_plans.labels(plan)
+        self.rows_written = Counter(
+            PREFIX + "run_rows_written",
+            "Run rows the ticks wrote: the runs that changed, not every run observed.",
+            registry=reg,
+        )
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)
         GCCollector(registry=reg)
@@ -109,6 +130,15 @@ class Metrics:
         """Count one tick; `failures` is the streak after it."""
         self.ticks.labels(outcome).inc()
         self.failures.set(failures)
+
+    def tick_read(self, plan: str | None, written: int) -> None:
+        """A tick's fetch plan (None: discovery, nothing to choose) and the rows it wrote."""
+        self.rows_written.inc(written)
+        if plan is None:
+            return
+        self.fetch_plans.labels(plan).inc()
+        for known in FETCH_PLANS:
+            self.fetch_plan.labels(known).set(1 if known == plan else 0)
 
     def api_request(self, seconds: float) -> None:
         """Observe one API request's duration (the API client calls this after each)."""

@@ -113,6 +113,7 @@ class Monitor:
         self.last_tick = summary
         self.metrics.tick("ok", 0)
         self.metrics.transitions_seen(summary.kind_transitions)
+        self.metrics.tick_read(summary.plan, summary.written)
         self.refresh(runs=True)
 
     def drained(self, *, changed: bool, error: StateError | None = None) -> None:

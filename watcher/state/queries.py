@@ -88,7 +88,14 @@ class HistoryEntry:
 
 
 _STATUS_ROWS = """
-SELECT run_id, source, status, status_since, last_polled, gone,
+SELECT run_id, source, status, status_since, gone,
+       -- A tick writes only the runs that changed, and its time once (meta last_tick_at):
+       -- an active run seen unchanged was last polled then.
+       CASE WHEN gone = 0 AND last_polled IS NOT NULL
+                 AND COALESCE(status NOT IN (SELECT value FROM json_each(:terminal)), 1)
+            THEN MAX(last_polled, COALESCE(
+                 (SELECT value FROM meta WHERE key = 'last_tick_at'), last_polled))
+            ELSE last_polled END AS last_polled,
        json_extract(run_json, '$.spec_name') AS spec_name,
        json_extract(run_json, '$.samples_completed') AS samples_completed,
        json_extract(run_json, '$.samples_failed') AS samples_failed,

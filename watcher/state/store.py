@@ -68,6 +68,7 @@ class Store(AlertBook):
         self._lock: DaemonLock | None = None
         # Snapshot cache, with each row's user_rev and the data_version it was read at.
         self._snaps: dict[str, Snapshot] | None = None
+        self._live: set[str] = set()  # the cached runs not finished: a tick looks at these only
         self._revs: dict[str, int] = {}
         self._data_version = _STALE
 
@@ -246,9 +247,8 @@ class Store(AlertBook):
         return results
 
     def _reload_snapshots(self) -> None:
-        # Our own writes do not move data_version, so force the next snapshots() to re-read.
-        # The cached revisions stay: a tick computed from them before this write must still
-        # be stopped from overwriting it.
+        # Our own writes do not move data_version: force a re-read. The cached revisions stay,
+        # so a tick computed from them before this write is still stopped from overwriting it.
         self._data_version = _STALE
 
     def snapshots(self) -> dict[str, Snapshot]:
@@ -259,8 +259,13 @@ class Store(AlertBook):
                 # data_version is read first: a write landing during the load only causes
                 # one more reload next time, never a stale cache.
                 self._snaps, self._revs = state_record.load_snapshots(conn)
+                self._live = {r for r, snap in self._snaps.items() if not is_terminal(snap.status)}
                 self._data_version = version
             return dict(self._snaps)
+
+    def live_ids(self) -> frozenset[str]:
+        """The runs of the last `snapshots()` not finished (100,000 runs: a few hundred)."""
+        return frozenset(self._live)
 
     def stored_run(self, run_id: str) -> Job | None:
         """A run's data as last recorded, finished or not (`render --run`); None if none."""
@@ -301,7 +306,7 @@ class Store(AlertBook):
             with self._writing() as conn:
                 revs = None if self._snaps is None else self._revs
                 delivery_ids = state_record.write_tick(conn, tick, revs, path=self.path)
-        except (StateError, StateConflict):
+        except (StateError, StateConflict):  # already one clear line
             raise
         except Exception as exc:
             raise StateError(
@@ -310,9 +315,9 @@ class Store(AlertBook):
         if self._snaps is not None:
             for snap in tick.snapshots:
                 # As load_snapshots does: a finished run's data stays in the file only.
-                self._snaps[snap.run_id] = (
-                    replace(snap, run=None) if is_terminal(snap.status) else snap
-                )
+                final = is_terminal(snap.status)
+                self._snaps[snap.run_id] = replace(snap, run=None) if final else snap
+                (self._live.discard if final else self._live.add)(snap.run_id)
                 self._revs.setdefault(snap.run_id, 0)
         return delivery_ids
 
@@ -346,12 +351,7 @@ class Store(AlertBook):
             return state_outbox.redeliver(conn, now, channels=channels)
 
     def prune(self, now: datetime, retention_seconds: float) -> int:
-        """Forget finished runs older than the retention; returns how many runs were pruned.
-
-        Their events, deliveries and attempts go; the run row stays as a tombstone without
-        its JSON, so discovery never announces it again. A run with unfinished deliveries
-        is left alone.
-        """
+        """Forget finished runs older than the retention (`state.record.prune`); how many."""
         with self._writing() as conn:
             pruned = state_record.prune(conn, now, retention_seconds)
             if pruned:
