@@ -31,7 +31,7 @@ from watcher.errors import (
 from watcher.events import Observation, Snapshot, Source
 from watcher.models import RUN, Run, is_terminal
 from watcher.plan import LIST_THRESHOLD, Costs, Plan, choose, cut
-from watcher.triage import ListMemory, Scan, scan
+from watcher.triage import ListMemory, Scan, progress_waits, scan
 
 __all__ = [
     "LIST_THRESHOLD",
@@ -161,6 +161,13 @@ async def observe(
         # daemon backs off (and honours a Retry-After) instead of polling on at full pace.
         raise _most_telling(errors.values())
     runs = [] if result is None else result.runs
+    shown = frozenset(run.id for run in read)
+    # Progress alone waits here too (`triage`): explicit runs read one by one every tick.
+    read = [
+        run
+        for run in read
+        if (prev := snapshots.get(run.id)) is None or not progress_waits(prev, run, now, hold)
+    ]
     return FetchReport(
         observation=Observation(
             runs=tuple(runs + read), missing=frozenset(missing), baseline=baseline and track_all
@@ -170,7 +177,7 @@ async def observe(
         detailed=frozenset(run.id for run in read),
         plan=plan,
         scan=result,
-        seen=frozenset(run.id for run in read) | (frozenset() if result is None else result.seen),
+        seen=shown | (frozenset() if result is None else result.seen),
         bytes_read=client.bytes_read - before_bytes,
     )
 
