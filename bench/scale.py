@@ -37,11 +37,13 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class World:
-    """A company's runs: how many, how many active, and the name of its rows."""
+    """A company's runs: how many, how many active, the name of its rows, and how many active
+    runs finish each second while it ticks."""
 
     name: str
     runs: int
     active: int
+    moves_per_second: float = 10.0
 
 
 def worlds(quick: bool) -> list[World]:
@@ -53,7 +55,7 @@ def worlds(quick: bool) -> list[World]:
         World("scale.10k", 10_000, 1_000),
         World("scale.10k_quarter", 10_000, 2_500),
         World("scale.100k", 100_000, 10_000),
-        World("scale.100k_200", 100_000, 200),
+        World("scale.100k_200", 100_000, 200, moves_per_second=2.0),
     ]
 
 
@@ -293,7 +295,13 @@ def scale_benchmarks(quick: bool) -> list[Result]:
             workdir.mkdir()
             with SimulatorServer(api_key=API_KEY, seed=3) as server:
                 active = populate(server, world)
-                data = ticks_in_child(server, workdir, active, ticks=3 if quick else 10)
+                data = ticks_in_child(
+                    server,
+                    workdir,
+                    active,
+                    ticks=3 if quick else 10,
+                    moves_per_second=world.moves_per_second,
+                )
                 rows.append(tick_row(world, data))
                 if world.name == "scale.100k_200" or quick:
                     rows.append(status_row(workdir, world.runs, 1 if quick else 3))

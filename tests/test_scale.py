@@ -220,6 +220,30 @@ async def test_progress_is_written_every_30s_and_a_progressing_run_is_never_stuc
     assert [e for e in still if e.event_kind == "stuck"]
 
 
+async def test_progress_of_runs_read_one_by_one_is_written_every_30s_too(tmp_path: Path) -> None:
+    """An explicit run read by id, its samples moving every tick (10 s apart): written on the
+    tick it is first seen, then about every 30 s; a status change is written at once."""
+    api = ProgressApi(run=0)
+    clock = ManualClock()
+    async with pipeline(
+        tmp_path,
+        "http://api.test",
+        transport=httpx.MockTransport(api.handler),
+        clock=clock,
+        all=False,
+        runs=["run"],
+    ) as (p, store):
+        store.track(["run"], clock())
+        written = [(await p.tick()).written]
+        for _ in range(6):
+            clock.advance(10)
+            api.samples["run"] += 1
+            summary = await p.tick()
+            assert summary.plan == "each"
+            written.append(summary.written)
+    assert written == [1, 0, 0, 1, 0, 0, 1], written
+
+
 async def test_progress_held_back_is_written_even_if_the_run_then_stands_still(
     tmp_path: Path,
 ) -> None:

@@ -34,7 +34,7 @@ from watcher.kinds import LISTED_KINDS, Kind, kind_info
 from watcher.models import Job, is_terminal
 from watcher.plan import LIST_THRESHOLD, Costs, Plan, choose, cut
 from watcher.run_refs import KINDS, RunRef, kind_of
-from watcher.triage import ListMemory, Scan, scan
+from watcher.triage import ListMemory, Scan, progress_waits, scan
 
 __all__ = [
     "LIST_THRESHOLD",
@@ -205,6 +205,13 @@ async def observe(
         # daemon backs off (and honours a Retry-After) instead of polling on at full pace.
         raise _most_telling(errors.values())
     listed = [run for result in scans.values() for run in result.runs]
+    shown = frozenset(run.ref for run in read)
+    # Progress alone waits here too (`triage`): explicit jobs read one by one every tick.
+    read = [
+        run
+        for run in read
+        if (prev := snapshots.get(run.ref)) is None or not progress_waits(prev, run, now, hold)
+    ]
     read_refs = frozenset(run.ref for run in read)
     return FetchReport(
         observation=Observation(
@@ -218,7 +225,7 @@ async def observe(
         detailed=read_refs,
         plans=plans,
         scans=scans,
-        seen=read_refs.union(*(result.seen for result in scans.values())),
+        seen=shown.union(*(result.seen for result in scans.values())),
         bytes_read=client.bytes_read - before_bytes,
     )
 

@@ -25,13 +25,24 @@ from typing import Generic, Protocol, TypeVar
 
 from watcher.events import Snapshot
 from watcher.listread import head_of
+from watcher.models import Job as ApiJob
 from watcher.models import is_terminal
 
-__all__ = ["BATCH", "PROGRESS_EVERY", "Job", "ListMemory", "Scan", "Seen", "scan"]
+__all__ = [
+    "BATCH",
+    "PROGRESS_EVERY",
+    "Job",
+    "ListMemory",
+    "Scan",
+    "Seen",
+    "progress_waits",
+    "scan",
+]
 
 PROGRESS_EVERY = 30.0  # seconds between progress-only writes of one run
 BATCH = 2_000  # new runs handed over at a time during the baseline (bounded memory)
 # The fields that move while a run makes progress; masked out, the rest must be unchanged.
+_PROGRESS_FIELDS = frozenset({"samples_completed", "samples_failed", "total_cost"})
 _PROGRESS = re.compile(rb'"(?:samples_completed|samples_failed|total_cost)"\s*:\s*[^,}\]]*')
 
 
@@ -186,6 +197,19 @@ async def scan(
     if batch and on_new is not None:
         on_new(batch)
     return result
+
+
+def progress_waits(
+    prev: Snapshot, run: ApiJob, now: datetime, hold: Callable[[Snapshot], bool]
+) -> bool:
+    """For a run read by id: whether its change is progress alone, written less than
+    `PROGRESS_EVERY` ago, and `hold` allows the wait (the same rule as for list items)."""
+    if prev.run is None or prev.last_polled is None or prev.status != run.status:
+        return False
+    if (now - prev.last_polled).total_seconds() >= PROGRESS_EVERY or not hold(prev):
+        return False
+    before = prev.run.model_dump(exclude=set(_PROGRESS_FIELDS))
+    return before == run.model_dump(exclude=set(_PROGRESS_FIELDS))
 
 
 def _final(prev: Snapshot | None) -> bool:
