@@ -28,12 +28,12 @@ from fnmatch import fnmatchcase
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from watcher.events import STUCK, Event, Intent
+from watcher.events import SLOW, STUCK, Event, Intent
 from watcher.models import TERMINAL_STATUSES
 
 __all__ = ["ROUTABLE", "QuietWindow", "RouteRule", "job_kind", "matches", "quiet_until", "route"]
 
-ROUTABLE: frozenset[str] = TERMINAL_STATUSES | {STUCK}
+ROUTABLE: frozenset[str] = TERMINAL_STATUSES | {STUCK, SLOW}
 """The alert statuses a route can name (`Event.alert_status`); anything else is never sent."""
 
 

@@ -36,6 +36,8 @@ from watcher.config.sections import (
     PollConfig,
     StateConfig,
     TrackConfig,
+    UiConfig,
+    is_loopback,
 )
 from watcher.config.sources import build_sources, read_yaml
 
@@ -71,6 +73,7 @@ class Settings(NullMeansDefault, BaseSettings):
     ops: OpsConfig = Field(default_factory=OpsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     _source_path: Path | None = PrivateAttr(default=None)
@@ -143,6 +146,18 @@ class Settings(NullMeansDefault, BaseSettings):
         ]
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _ui_off_loopback_needs_a_password(self) -> Settings:
+        # The page shows runs, costs and creators: never to the network without a password.
+        ui, health = self.ui, self.health
+        off_loopback = health.enabled and not is_loopback(health.host)
+        if ui.enabled and off_loopback and ui.password_file is None:
+            raise ValueError(
+                f"ui.password_file: required with ui.enabled when health.listen"
+                f" ({health.listen}) is not a loopback address"
+            )
         return self
 
     @model_validator(mode="after")
