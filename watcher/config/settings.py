@@ -73,8 +73,8 @@ class Settings(NullMeansDefault, BaseSettings):
     ops: OpsConfig = Field(default_factory=OpsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
-    ui: UiConfig = Field(default_factory=UiConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
     _source_path: Path | None = PrivateAttr(default=None)
     _substituted: frozenset[str] = PrivateAttr(default=frozenset())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from watcher.eta import Point, SpecPace, pace, spec_key, spec_pace
@@ -23,6 +24,7 @@ from watcher.state.timestamps import dt, ts
 __all__ = [
     "MAX_POINTS",
     "PACES_PER_SPEC",
+    "ProgressBook",
     "first_points",
     "forget_points",
     "open_reader",
@@ -150,6 +152,20 @@ def slow_alerted(conn: sqlite3.Connection, run_ids: Collection[str]) -> set[str]
         (str(EventKind.SLOW), json.dumps(sorted(run_ids))),
     )
     return {row[0] for row in rows}
+
+
+class ProgressBook:
+    """What the slow rule reads from a `Store` (mixed into it), in one read."""
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # the Store's
+
+    def slow_inputs(
+        self, run_ids: Collection[str]
+    ) -> tuple[dict[str, Point], dict[str, SpecPace], set[str]]:
+        """For these runs: their first points, every spec's pace, those already told slow."""
+        with self._reading() as conn:
+            return first_points(conn, run_ids), spec_paces(conn), slow_alerted(conn, run_ids)
 
 
 def open_reader(path: Path) -> sqlite3.Connection:

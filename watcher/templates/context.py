@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.events import STUCK, Event, EventKind
+from watcher.events import SLOW, STUCK, Event, EventKind
 from watcher.models import Run, RunStatus, is_terminal
 from watcher.templates.helpers import human_duration, human_size, money, percent, utc_time
 
@@ -35,6 +35,7 @@ MARKS: dict[str, str] = {
     RunStatus.FAILED: "❌",
     RunStatus.CANCELED: "⛔",
     STUCK: "⏳",
+    SLOW: "🐢",
 }
 # apprise's notify type per alert status (the brief's table); anything else is information.
 NOTIFY_TYPES: dict[str, str] = {
@@ -42,6 +43,7 @@ NOTIFY_TYPES: dict[str, str] = {
     RunStatus.FAILED: "failure",
     RunStatus.CANCELED: "warning",
     STUCK: "warning",
+    SLOW: "warning",
 }
 _KIND_PREFIXES = {
     "evaluation": "evaluation",
@@ -106,6 +108,8 @@ def transition_of(event: Event) -> str:
             else f"{event.to_status} with no new sample for {stalled}"
         )
         return f"STUCK: {how}" + (" (reminder)" if event.reminder else "")
+    if event.kind is EventKind.SLOW:
+        return f"SLOW: {event.to_status}, slower than this spec's earlier runs"
     if event.from_status is None and event.to_status and not is_terminal(event.to_status):
         return f"{event.to_status} (not finished yet)"
     if event.kind is EventKind.FIRST_SEEN or event.from_status is None:
@@ -150,7 +154,7 @@ def _facts(event: Event, kind: str, duration: float | None, run_url: str | None)
     if not event.reasons:
         facts += [("Flagged", flag) for flag in event.flags]
     if duration is not None:
-        so_far = " so far" if event.kind is EventKind.STUCK else ""
+        so_far = " so far" if event.kind in (EventKind.STUCK, EventKind.SLOW) else ""
         facts.append(("Duration", human_duration(duration) + so_far))
     if run is not None:
         if run.samples_completed is not None or run.samples_failed is not None:
