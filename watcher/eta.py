@@ -83,7 +83,8 @@ def requested(run: Run) -> int | None:
 
 def eta(run: Run, first: Point | None, now: datetime, history: SpecPace | None) -> datetime | None:
     """When `run` should finish: its remaining samples at its own pace so far, or at its
-    spec's median pace while its own is not measured yet. None when it cannot be known."""
+    spec's median pace while its own is not measured yet (under a minute, or no sample yet).
+    None when it cannot be known."""
     total, done = requested(run), run.samples_completed
     if total is None or done is None:
         return None
@@ -93,7 +94,8 @@ def eta(run: Run, first: Point | None, now: datetime, history: SpecPace | None) 
     rate = None
     if first is not None:
         own = pace(first, Point(now, done))
-        if own is not None and (now - first.at).total_seconds() >= MIN_MINUTES * 60:
+        # No sample yet is a run warming up, not one that never ends: the spec's pace then.
+        if own and (now - first.at).total_seconds() >= MIN_MINUTES * 60:
             rate = own
     if rate is None and history is not None:
         rate = history.median
