@@ -175,8 +175,16 @@ class UiConfig(Section):
     file (HTTP basic auth as `username`)."""
 
     enabled: bool = False
-    username: str = Field(default="watcher", min_length=1, pattern=r"^[^:\s]+$")
+    username: str = "watcher"
     password_file: Annotated[Path | None, BeforeValidator(expand_path)] = None
+
+    @field_validator("username")
+    @classmethod
+    def _basic_auth_user(cls, value: str) -> str:
+        if not value or any(c == ":" or c.isspace() for c in value):
+            # HTTP basic auth sends "user:password": a colon would split it elsewhere.
+            raise ValueError(f"must be a user name without ':' or spaces (got {value!r})")
+        return value
 
 
 def is_loopback(host: str) -> bool:
