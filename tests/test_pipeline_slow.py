@@ -12,6 +12,7 @@ import httpx
 
 from tests.support.fakeapi import api_run, settings_for
 from watcher.api import DataframerClient
+from watcher.cli.views import status_data
 from watcher.config import Settings
 from watcher.pipeline import Pipeline
 from watcher.service.runtime import tick_policy
@@ -95,6 +96,10 @@ def test_a_slow_run_gets_one_slow_alert_with_the_comparison(tmp_path: Path) -> N
     assert [d[0] for d in slow] == ["team"]
     assert "10 samples/min, a tenth of this spec's median 100/min over 3 runs" in slow[0][2]
     world.tick(1, SLOW1=40, FAST1=400)
+    etas = {r["run_id"]: r["eta"] for r in status_data(world.settings)["runs"]}
+    # `status --json`: 360 left at 10/min, 0 left at 100/min; finished runs have none.
+    assert datetime.fromisoformat(etas["SLOW1"]) > datetime.fromisoformat(etas["FAST1"])
+    assert etas["H1"] is None
     world.store.close()
     world.store = Store.open(world.settings.state.path)  # a restart remembers it was told
     world.tick(1, SLOW1=50)

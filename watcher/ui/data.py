@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.eta import SLOW, Point, SpecPace, eta, pace, requested, slow_reason, spec_key
+from watcher.events import EventKind
 from watcher.models import Run, is_terminal
 from watcher.redact import redact_text
 from watcher.state import queries
@@ -138,11 +139,27 @@ def run_detail(
     entry["curve"] = [[point.at.timestamp(), point.samples] for point in curve]
     entry["alerts"] = _alerts(conn, run_id, health)
     entry["history"] = [
-        {"at": _iso(e.at), "from": e.from_status, "to": e.to_status, "kind": e.event_kind}
+        {"at": _iso(e.at), "when": _when(e.at), "change": _change(e), "kind": e.event_kind}
         for e in queries.history(conn, run_id, limit=100)
         if e.kind == "event"
     ]
     return entry
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _change(entry: queries.HistoryEntry) -> str:
+    """What an event says in words: a transition, a first sighting, a stall or slowness."""
+    kind, to = entry.event_kind, entry.to_status or "?"
+    if kind in (EventKind.STUCK, EventKind.SLOW):
+        return f"{str(kind).upper()} while {to}"
+    if kind == EventKind.GONE:
+        return "gone (the API no longer knows it)"
+    if entry.from_status is None:
+        return f"first seen {to}"
+    return f"{entry.from_status} → {to}"
 
 
 def _alerts(conn: sqlite3.Connection, run_id: str | None, health: Health) -> list[dict[str, Any]]:
@@ -155,7 +172,7 @@ def _alerts(conn: sqlite3.Connection, run_id: str | None, health: Health) -> lis
         found.append(
             {
                 "at": _iso(entry.at),
-                "when": entry.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "when": _when(entry.at),
                 "channel": entry.channel,
                 "runs": list(entry.run_ids),
                 "title": entry.title,

@@ -119,5 +119,7 @@ function watchRun() {
     slow.hidden = !data.slow_reason;
     slow.querySelector("[data-field=slow]").textContent = data.slow_reason || "";
     fill("alerts", data.alerts, alertRow, "No alert yet.", 4);
+    const changes = data.history.map((h) => el("li", {}, el("time", { datetime: h.at }, h.when), " " + h.change));
+    document.getElementById("history").replaceChildren(...(changes.length ? changes : [el("li", {}, "None yet.")]));
   });
 }
