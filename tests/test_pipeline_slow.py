@@ -94,6 +94,7 @@ def test_a_slow_run_gets_one_slow_alert_with_the_comparison(tmp_path: Path) -> N
     assert world.slow_events() == ["SLOW1"]
     slow = [d for d in world.deliveries() if "SLOW" in d[1]]
     assert [d[0] for d in slow] == ["team"]
+    assert slow[0][1] == "🐢 Dataframer run SLOW: invoice-extraction v3"  # no "(slow)" twice
     assert "10 samples/min, a tenth of this spec's median 100/min over 3 runs" in slow[0][2]
     world.tick(1, SLOW1=40, FAST1=400)
     etas = {r["run_id"]: r["eta"] for r in status_data(world.settings)["runs"]}
