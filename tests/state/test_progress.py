@@ -88,7 +88,8 @@ def test_a_success_keeps_its_pace_and_pruning_drops_only_the_points(tmp_path: Pa
 
 
 def test_a_run_seen_only_finished_takes_its_pace_from_the_api_times(tmp_path: Path) -> None:
-    """It ran between two polls: created_at to completed_at is all there is."""
+    """It ran between two polls (or before a discovery baseline): created_at to completed_at
+    is all there is, and no curve is kept for it."""
     run = Run(
         id="B",
         status="SUCCEEDED",
@@ -97,11 +98,19 @@ def test_a_run_seen_only_finished_takes_its_pace_from_the_api_times(tmp_path: Pa
         created_at=T0,
         completed_at=T0 + timedelta(minutes=3),
     )
-    snap = Snapshot(run_id="B", source=Source.EXPLICIT, status="SUCCEEDED", run=run, progress_at=T0)
+    snap = Snapshot(
+        run_id="B",
+        source=Source.EXPLICIT,
+        status="SUCCEEDED",
+        run=run,
+        progress_at=T0,
+        first_seen=T0,
+    )
     with Store.open(tmp_path / "w.db") as store:
         tick(store, T0, snap)
         with store._reading() as conn:
             assert spec_paces(conn) == {"only-a-name": SpecPace(median=10.0, runs=1)}
+            assert points(conn, "B") == []  # no curve for a run never seen running
 
 
 def test_the_migration_adds_the_tables_to_an_older_file(tmp_path: Path) -> None:

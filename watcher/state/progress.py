@@ -18,7 +18,7 @@ from pathlib import Path
 
 from watcher.eta import Point, SpecPace, pace, spec_key, spec_pace
 from watcher.events import EventKind, Snapshot, TickRecord
-from watcher.models import RunStatus
+from watcher.models import RunStatus, is_terminal
 from watcher.state.timestamps import dt, ts
 
 __all__ = [
@@ -50,15 +50,19 @@ def record_progress(conn: sqlite3.Connection, tick: TickRecord) -> None:
         samples = snap.run.samples_completed
         if samples is None:
             continue
-        last = conn.execute(_LAST, (snap.run_id,)).fetchone()
-        if last is None or last[0] != samples:
-            conn.execute(
-                "INSERT OR REPLACE INTO progress_points (run_id, at, samples) VALUES (?, ?, ?)",
-                (snap.run_id, at, samples),
-            )
-            _thin(conn, snap.run_id)
+        # A run first seen finished (a discovery baseline holds thousands) has no curve to
+        # draw: only its pace is kept, from the API's own times.
+        seen_running = not (is_terminal(snap.status) and snap.first_seen == tick.at)
+        if seen_running:
+            last = conn.execute(_LAST, (snap.run_id,)).fetchone()
+            if last is None or last[0] != samples:
+                conn.execute(
+                    "INSERT OR REPLACE INTO progress_points (run_id, at, samples) VALUES (?, ?, ?)",
+                    (snap.run_id, at, samples),
+                )
+                _thin(conn, snap.run_id)
         if snap.status == RunStatus.SUCCEEDED:
-            _record_pace(conn, snap, at)
+            _record_pace(conn, snap, at, from_points=seen_running)
 
 
 def _thin(conn: sqlite3.Connection, run_id: str) -> None:
@@ -77,17 +81,16 @@ def _thin(conn: sqlite3.Connection, run_id: str) -> None:
     )
 
 
-def _record_pace(conn: sqlite3.Connection, snap: Snapshot, at: str) -> None:
+def _record_pace(conn: sqlite3.Connection, snap: Snapshot, at: str, *, from_points: bool) -> None:
     assert snap.run is not None
     key = spec_key(snap.run)
     if key is None:
         return
-    rows = conn.execute(
-        "SELECT at, samples FROM progress_points WHERE run_id = ? ORDER BY at", (snap.run_id,)
-    ).fetchall()
     rate = None
-    if len(rows) >= 2:
-        rate = pace(Point(dt(rows[0][0]), rows[0][1]), Point(dt(rows[-1][0]), rows[-1][1]))
+    if from_points:
+        curve = points(conn, snap.run_id)
+        if len(curve) >= 2:
+            rate = pace(curve[0], curve[-1])
     run = snap.run
     if rate is None and run.created_at and run.completed_at and run.samples_completed:
         # Seen only once (it ran between two polls): the API's own start and end times.
