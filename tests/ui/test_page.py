@@ -212,3 +212,12 @@ def test_with_credentials_every_page_path_needs_them(state: Path) -> None:
         assert "WWW-Authenticate" in refused.headers
         assert answer(p, path, good).code == 200
     p.close()
+
+
+def test_a_state_file_it_cannot_read_is_a_503_with_the_reason(tmp_path: Path) -> None:
+    """No file where the state should be: the page answers 503 and says why, not a reset."""
+    p = page(tmp_path / "missing.db")
+    reply = answer(p, "/api/runs")
+    assert reply.code == 503
+    assert "cannot read the state file" in json.loads(reply.body)["error"]
+    p.close()

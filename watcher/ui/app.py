@@ -93,6 +93,15 @@ class StatusPage:
             return Reply(401, "text/plain; charset=utf-8", body, {"WWW-Authenticate": CHALLENGE})
         if path.startswith("/static/"):
             return self._file(path.removeprefix("/static/"))
+        try:
+            return self._route(path)
+        except sqlite3.Error as exc:
+            # The page says so instead of dropping the connection; the daemon logs the file's
+            # own troubles where it writes to it.
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            return _json(503, {"error": f"cannot read the state file {self._path}: {reason}"})
+
+    def _route(self, path: str) -> Reply:
         if path == "/":
             return self._html("index.html", self._overview())
         if path == "/api/runs":
