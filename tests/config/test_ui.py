@@ -55,6 +55,15 @@ def test_a_page_with_its_password_off_loopback_or_with_the_listener_off_is_fine(
     assert load_settings(write(tmp_path, listener_off), environ=ENV).ui.enabled
 
 
+def test_a_page_without_its_listener_is_warned_about(tmp_path: Path) -> None:
+    """ui.enabled with health.enabled false: valid, and check-config says nothing serves it."""
+    text = "health:\n  enabled: false\nui:\n  enabled: true\n"
+    warnings = config_warnings(load_settings(write(tmp_path, text), environ=ENV))
+    assert (
+        "ui.enabled is set but health.enabled is false: the status page is not served" in warnings
+    )
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [

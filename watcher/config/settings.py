@@ -212,6 +212,8 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
     if context.expand_channels:  # the URLs as apprise reads them (not ${VAR} placeholders)
         found.extend(_unsent_parameter_warnings(settings))
     found.extend(_reach_warnings(settings))
+    if settings.ui.enabled and not settings.health.enabled:
+        found.append("ui.enabled is set but health.enabled is false: the status page is not served")
     return found
 
 
