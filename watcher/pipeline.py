@@ -28,6 +28,7 @@ from watcher.hold import Decision, DigestPolicy, hold, silencing
 from watcher.models import KNOWN_STATUSES
 from watcher.render import compose_digest, compose_messages
 from watcher.route import RouteRule, job_kind, route
+from watcher.slow import judged, slow_events
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
 from watcher.state.record import baseline_key
@@ -62,6 +63,7 @@ class TickPolicy:
     # The kinds discovery reads (`track.kinds`) and which new jobs it tracks (`track.filter`).
     track_kinds: tuple[str, ...] = ("run",)
     track_filter: DiscoveryFilter = field(default_factory=DiscoveryFilter)
+    slow_below: float | None = None  # alerts.slow_below (None: no run is ever slow)
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class Pipeline:
         written, stuck_events = await self._stuck(policy.stuck, detection.snapshots, report, now)
         # Flags are set on the detail read's numbers, before routes match on them.
         events = assess_all(await self._enriched(detection.events), policy.thresholds)
-        events += stuck_events
+        events += stuck_events + self._slow(policy.slow_below, written, now)
         intents = route(events, policy.routes, policy.channels, now=now)
         decision = hold(
             events,
@@ -197,7 +199,7 @@ class Pipeline:
         changes = [
             (job_kind(e), "GONE" if e.kind is EventKind.GONE else str(e.to_status))
             for e in events
-            if e.kind is not EventKind.STUCK
+            if e.kind not in (EventKind.STUCK, EventKind.SLOW)
             and not (e.kind is EventKind.FIRST_SEEN and e.run is not None and e.run.kind in silent)
         ]
         return TickSummary(
@@ -279,6 +281,16 @@ class Pipeline:
             log.info("stuck_check_moved", run_id=run_id)
         return verdicts.snapshots, verdicts.events
 
+    def _slow(
+        self, below: float | None, snapshots: tuple[Snapshot, ...], now: datetime
+    ) -> tuple[Event, ...]:
+        """The SLOW alerts of this tick (`watcher.slow`): only runs that moved are judged."""
+        due = [] if below is None else judged(snapshots, now)
+        if below is None or not due:
+            return ()
+        firsts, paces, alerted = self.store.slow_inputs([s.run_id for s in due])
+        return slow_events(due, now, firsts=firsts, paces=paces, alerted=alerted, below=below)
+
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         """Alerts get the run's detail read (generated files) once, when it just finished."""
         finished = [e.run for e in events if e.alert and e.run is not None]
@@ -301,6 +313,8 @@ def _log_event(event: Event, channels: list[str]) -> None:
         bound = bound.bind(stuck_for=round(event.stuck_for, 3))
     if event.kind is EventKind.STUCK:
         bound.warning("run_stuck", reminder=event.reminder, channels=channels)
+    elif event.kind is EventKind.SLOW:
+        bound.warning("run_slow", reason=event.reasons[0], channels=channels)
     elif event.kind is EventKind.GONE:
         bound.warning("run_gone")
     elif event.to_status is not None and event.to_status not in KNOWN_STATUSES:

@@ -319,7 +319,7 @@ def check_config(state: CliState) -> None:
 @click.option(
     "--status",
     default=None,
-    type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK"], case_sensitive=False),
+    type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK", "SLOW"], case_sensitive=False),
     help="With --sample: the alert to show (default SUCCEEDED).",
 )
 @click.option(
