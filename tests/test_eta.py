@@ -8,8 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.eta import Point, SpecPace, eta, pace, requested, slow_reason, spec_pace
-from watcher.models import Run
+from watcher.eta import (
+    Point,
+    SpecPace,
+    eta,
+    measured,
+    pace,
+    requested,
+    slow_reason,
+    spec_key,
+    spec_pace,
+)
+from watcher.events import Snapshot, Source
+from watcher.models import AnonymizationRun, Evaluation, RedTeamRun, Run
+from watcher.slow import judged
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 minutes = st.floats(min_value=0.01, max_value=10_000, allow_nan=False)
@@ -108,3 +120,36 @@ def test_eta_falls_back_to_the_spec_and_knows_when_it_cannot_know() -> None:
 def test_a_requested_count_must_be_a_positive_integer(value: object) -> None:
     """What the API put in runtime_params is data: only a positive int counts."""
     assert requested(Run(id="r", runtime_params={"number_of_samples": value})) is None
+
+
+def test_only_kinds_that_report_progress_have_a_pace_key_and_an_eta() -> None:
+    """An anonymization run counts documents and a red-team run has a spec, but neither kind
+    reports progress while it works: no spec history, no ETA, never judged slow."""
+    anon = AnonymizationRun.model_validate(
+        {"id": "a", "status": "PROCESSING", "results": {"samples_processed": 30}}
+    )
+    red = RedTeamRun(id="r", status="PROCESSING", spec_name="jailbreak-suite")
+    evaluation = Evaluation(id="e", status="PROCESSING", samples_completed=5)
+    for job in (anon, red, evaluation):
+        assert not measured(job)
+        assert spec_key(job) is None
+        assert requested(job) is None
+        assert eta(job, Point(T0, 0), T0 + timedelta(minutes=5), SpecPace(10, 5)) is None
+    generation = run(30, 100).model_copy(update={"spec_name": "invoice-extract"})
+    assert measured(generation)
+    assert spec_key(generation) == "invoice-extract"
+    moved = T0 + timedelta(minutes=3)
+    snaps = [
+        Snapshot(
+            run_id=job.ref,
+            source=Source.EXPLICIT,
+            status="PROCESSING",
+            status_since=T0,
+            first_seen=T0,
+            last_polled=moved,
+            run=job,
+            progress_at=moved,
+        )
+        for job in (anon, evaluation, generation)
+    ]
+    assert [s.run_id for s in judged(snaps, moved)] == ["r"]

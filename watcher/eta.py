@@ -5,7 +5,9 @@ I/O and no clock: the callers pass `now`. A run's pace is samples per minute bet
 first and the last point the watcher has of it; a spec's pace is the median of the paces of
 its earlier finished runs (`SpecPace`). A run is slow when its pace so far is below
 `slow_below` (a fraction) of its spec's median, once at least `MIN_RUNS` earlier runs and
-`MIN_MINUTES` of its own progress give the comparison some meaning.
+`MIN_MINUTES` of its own progress give the comparison some meaning. Only kinds that report
+progress while they work (`watcher.kinds.Kind.progress`: generation runs) have a pace, an ETA
+or a slow flag; any other job's samples are a count, not a pace.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from watcher.models import Run
+from watcher.kinds import kind_info
+from watcher.models import Job, Run
 
 __all__ = [
     "MIN_MINUTES",
@@ -25,6 +28,7 @@ __all__ = [
     "Point",
     "SpecPace",
     "eta",
+    "measured",
     "pace",
     "requested",
     "slow_reason",
@@ -53,9 +57,20 @@ class SpecPace:
     runs: int
 
 
-def spec_key(run: Run) -> str | None:
-    """What "the same spec" means: its id, else its name (None: it cannot be compared)."""
-    return run.spec_id or run.spec_name
+def measured(job: Job) -> bool:
+    """Whether the job's kind reports progress while it works, so has a pace and an ETA."""
+    return kind_info(job.kind).progress
+
+
+def spec_key(run: Job) -> str | None:
+    """What "the same spec" means: its id, else its name (None: it cannot be compared, or
+    its kind has no pace). Another kind's key carries its kind, so no spec mixes kinds."""
+    if not measured(run):
+        return None
+    spec = (run.spec_id if isinstance(run, Run) else None) or run.spec_name
+    if spec is None or run.kind == "run":
+        return spec
+    return f"{run.kind}:{spec}"
 
 
 def pace(first: Point, last: Point) -> float | None:
@@ -74,17 +89,19 @@ def spec_pace(rates: Sequence[float]) -> SpecPace | None:
     return SpecPace(median=statistics.median(usable), runs=len(usable))
 
 
-def requested(run: Run) -> int | None:
+def requested(run: Job) -> int | None:
     """How many samples the run was asked for (`runtime_params.number_of_samples`), if known."""
-    params = run.runtime_params or {}
+    params = (run.runtime_params if isinstance(run, Run) else None) or {}
     value = params.get("number_of_samples")
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def eta(run: Run, first: Point | None, now: datetime, history: SpecPace | None) -> datetime | None:
+def eta(run: Job, first: Point | None, now: datetime, history: SpecPace | None) -> datetime | None:
     """When `run` should finish: its remaining samples at its own pace so far, or at its
     spec's median pace while its own is not measured yet (under a minute, or no sample yet).
-    None when it cannot be known."""
+    None when it cannot be known, or its kind reports no progress."""
+    if not measured(run):
+        return None
     total, done = requested(run), run.samples_completed
     if total is None or done is None:
         return None

@@ -89,7 +89,10 @@ def test_the_status_page_in_chromium(
         2, outcomes=["SUCCEEDED"], pending_seconds=0.5, processing_seconds=900, spec_name=spec
     )
     failed = sim.create_runs(1, outcomes=["FAILED"], processing_seconds=1, spec_name="qa-pairs")
-    ids = [run.id for run in (*done, *active, *failed)]
+    # A job of another kind, tracked by its reference: listed with its kind and full ref.
+    evaluation = sim.add_evaluation(done[0].id, outcome="SUCCEEDED", processing_seconds=900)
+    evaluation_ref = f"evaluation:{evaluation.id}"
+    ids = [run.id for run in (*done, *active, *failed)] + [evaluation_ref]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = write_config(
@@ -127,10 +130,15 @@ def test_the_status_page_in_chromium(
         cells = dom.rows[run_id]
         assert cells[0] == run_id  # the full id, never shortened
         assert cells[3].split()[0] == statuses[run_id]
-        assert cells[1] == "run"
+        assert cells[1] == ("evaluation" if run_id == evaluation_ref else "run")
     assert statuses[failed[0].id] == "FAILED"
     assert re.search(r"in \d", dom.rows[target][6]), dom.rows[target]  # an ETA in the future
     assert "hook: ok" in raw  # the channel's health, by name
+    kinds = {run["id"]: run["kind"] for run in overview["runs"]}  # type: ignore[attr-defined]
+    assert kinds[evaluation_ref] == "evaluation"
+    status, body = http_get(base + "/runs/" + urllib.parse.quote(evaluation_ref, safe=""))
+    assert status == 200, body
+    assert evaluation_ref in body
 
     page = base + "/runs/" + urllib.parse.quote(target)
     run_dom = parsed(dump_dom(page, tmp_path / "profile"))

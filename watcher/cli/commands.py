@@ -320,7 +320,7 @@ def check_config(state: CliState) -> None:
     "--status",
     default=None,
     type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK", "SLOW"], case_sensitive=False),
-    help="With --sample: the alert to show (default SUCCEEDED).",
+    help="With --sample: the alert to show (default SUCCEEDED; SLOW only of --kind run).",
 )
 @click.option(
     "--kind",

@@ -1,11 +1,13 @@
 """Progress history: samples completed over time per run, and the pace of finished runs.
 
 `record_progress` runs inside the record stage's transaction (one call from `write_tick`): a
-point for each run whose samples moved this tick, and, when a run succeeds, its pace (samples
-per minute) under its spec. A run keeps at most `MAX_POINTS` points: past that every other
-older point goes (the first and the latest stay), so a long run's curve keeps its shape. Its
-points go when the run is pruned; paces outlive pruning (the last `PACES_PER_SPEC` per spec),
-since they are the history that ETAs and the `slow` flag compare against.
+point for each job whose samples moved this tick (of any kind: an anonymization run's documents
+too), and, when a run of a kind that reports progress succeeds, its pace (samples per minute)
+under its spec (`watcher.eta.spec_key`: None for other kinds). A run keeps at most `MAX_POINTS`
+points: past that every other older point goes (the first and the latest stay), so a long run's
+curve keeps its shape. Its points go when the run is pruned; paces outlive pruning (the last
+`PACES_PER_SPEC` per spec), since they are the history that ETAs and the `slow` flag compare
+against.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 import jinja2
 
+from watcher.run_refs import normalize_run_id
 from watcher.state.progress import open_reader
 from watcher.ui.auth import CHALLENGE, Credentials, authorized
 from watcher.ui.data import Health, overview, run_detail
@@ -106,17 +107,23 @@ class StatusPage:
             return self._html("index.html", self._overview())
         if path == "/api/runs":
             return _json(200, self._overview())
-        if path.startswith("/api/runs/") and (run_id := _run_id(path, "/api/runs/")):
+        if path.startswith("/api/runs/") and (ref := _run_id(path, "/api/runs/")):
+            run_id, error = _key(ref)
+            if run_id is None:
+                return _json(400, {"error": error})
             detail = self._detail(run_id)
             if detail is None:
                 return _json(404, {"error": f"no tracked run {run_id!r}"})
             return _json(200, detail)
-        if path.startswith("/runs/") and (run_id := _run_id(path, "/runs/")):
+        if path.startswith("/runs/") and (ref := _run_id(path, "/runs/")):
+            run_id, error = _key(ref)
+            if run_id is None:
+                return self._html("missing.html", {"run_id": None, "error": error}, code=400)
             detail = self._detail(run_id)
             if detail is None:
-                return self._html("missing.html", {"run_id": run_id}, code=404)
+                return self._html("missing.html", {"run_id": run_id, "error": None}, code=404)
             return self._html("run.html", {"run": detail})
-        return self._html("missing.html", {"run_id": None}, code=404)
+        return self._html("missing.html", {"run_id": None, "error": None}, code=404)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -162,9 +169,19 @@ class StatusPage:
 
 
 def _run_id(path: str, prefix: str) -> str:
-    """The run id after `prefix` (percent-decoded); "" when there is none or more path."""
+    """The run reference after `prefix` (percent-decoded: `evaluation%3AID`); "" when there
+    is none or more path."""
     rest = path.removeprefix(prefix)
     return "" if not rest or "/" in rest else unquote(rest)
+
+
+def _key(ref: str) -> tuple[str | None, str]:
+    """The canonical key of a reference in any form the CLI takes (`red_team:ID`, a UUID in
+    capitals...), else None and the one-line reason."""
+    try:
+        return normalize_run_id(ref), ""
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def _json(code: int, data: dict[str, Any]) -> Reply:

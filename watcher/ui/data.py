@@ -14,10 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.eta import SLOW, Point, SpecPace, eta, pace, requested, slow_reason, spec_key
+from watcher.eta import (
+    SLOW,
+    Point,
+    SpecPace,
+    eta,
+    measured,
+    pace,
+    requested,
+    slow_reason,
+    spec_key,
+)
 from watcher.events import EventKind
-from watcher.models import Run, is_terminal
+from watcher.models import Job, is_terminal
 from watcher.redact import redact_text
+from watcher.run_refs import kind_of
 from watcher.state import queries
 from watcher.state.progress import first_points, points, spec_paces
 from watcher.state.record import load_run
@@ -29,10 +40,10 @@ RECENT_ALERTS = 20
 MAX_RUNS = 500  # active runs first, then the newest finished: a page, not an archive
 
 
-def run_kind(run_id: str, run: Run | None) -> str:
-    """A run's job kind as routes name it: the one place the page learns it ("run" for
-    every generation run, the only kind this watcher follows yet)."""
-    return "run"
+def run_kind(run_id: str, run: Job | None) -> str:
+    """A job's kind as routes name it (`run`, `evaluation`, `red_team`, `anonymization`): the
+    one place the page learns it; from the model when stored, else from its key's prefix."""
+    return run.kind if run is not None else kind_of(run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +62,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _entry(
     row: queries.StatusRow,
-    run: Run | None,
+    run: Job | None,
     first: Point | None,
     paces: Mapping[str, SpecPace],
     now: datetime,
     slow_below: float | None,
 ) -> dict[str, Any]:
-    """One run as the page lists it, with its ETA and pace against its spec's history."""
+    """One job as the page lists it, with its ETA and pace against its spec's history (only
+    for a kind that reports progress: `watcher.eta.measured`)."""
+    paced = run is not None and measured(run)
     key = spec_key(run) if run is not None else None
     history = paces.get(key) if key is not None else None
     total = requested(run) if run is not None else None
     done = row.samples_completed
     active = not row.gone and not is_terminal(row.status)
     rate = minutes = None
-    if first is not None and done is not None and active:
+    if paced and first is not None and done is not None and active:
         rate = pace(first, Point(now, done))
         minutes = (now - first.at).total_seconds() / 60
     finish = eta(run, first, now, history) if run is not None and active else None
@@ -72,6 +85,8 @@ def _entry(
     if rate is not None and minutes is not None and slow_below is not None:
         slow = slow_reason(rate, minutes, history, slow_below)
     entry: dict[str, Any] = {
+        # The full reference (`red-team:ID`; a bare id for a generation run): what `/runs/`
+        # and every other command take.
         "id": row.run_id,
         "kind": run_kind(row.run_id, run),
         "spec": row.spec_name,

@@ -37,7 +37,9 @@ def _progress(entry: dict[str, Any]) -> str:
     if done is None:
         return "—"
     if total is None:
-        return f"{done:,} samples"
+        # An anonymization run's count is of documents processed (`Documents` in its alert).
+        unit = "documents" if entry["kind"] == "anonymization" else "samples"
+        return f"{done:,} {unit}"
     return f"{done:,} / {total:,} ({min(done / total, 1.0) * 100:.0f}%)"
 
 
