@@ -29,7 +29,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # Four workers on two cores: most tests wait on subprocesses and sockets, not the CPU.
+# The browser tests need Chromium: installed from Debian's packages first where allowed.
 test: lint
+	scripts/install-chromium.sh
 	$(BIN)/python -m pytest -q -n 4
 
 bench: $(STAMP)

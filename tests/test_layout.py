@@ -20,6 +20,8 @@ PACKAGE = ROOT / "watcher"
 PURE_STAGES = (
     "watcher.detect",
     "watcher.stuck",
+    "watcher.eta",
+    "watcher.slow",
     "watcher.assess",
     "watcher.route",
     "watcher.hold",

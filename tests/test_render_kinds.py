@@ -114,3 +114,18 @@ def test_render_sample_takes_a_kind(tmp_path) -> None:  # type: ignore[no-untype
     assert unknown.returncode == 2
     assert len(unknown.stderr.strip().splitlines()) == 1
     assert "'jobs'" in unknown.stderr
+
+
+def test_a_slow_sample_is_only_of_a_kind_that_reports_progress(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--status SLOW` shows a generation run's SLOW alert (no "not finished" warning: it is
+    about a run under way); with a kind that has no pace, a one-line usage error."""
+    slow = cli("render", "--sample", "--status", "SLOW", cwd=tmp_path)
+    assert slow.returncode == 0, slow.stderr
+    assert "Title: 🐢 Dataframer run SLOW" in slow.stdout
+    assert "not finished" not in slow.stderr
+    wrong = cli("render", "--sample", "--status", "SLOW", "--kind", "evaluation", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines() == [
+        "dataframer-watcher: --status SLOW goes with a kind that reports progress (run),"
+        " not evaluation"
+    ]

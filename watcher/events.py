@@ -81,10 +81,13 @@ class EventKind(StrEnum):
     TRANSITION = "transition"  # the status changed
     GONE = "gone"  # the API answered 404 for it: deleted
     STUCK = "stuck"  # no move for too long (alerts.stuck): its status is unchanged
+    SLOW = "slow"  # much slower than its spec's earlier runs (alerts.slow_below): once per run
 
 
 STUCK = "STUCK"
 """The status routes name for a stuck-run alert (a run's own status stays what it was)."""
+SLOW = "SLOW"
+"""The status routes name for a slow-run alert (`alerts.slow_below`), likewise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,8 @@ class Event:
     @property
     def alert_status(self) -> str | None:
         """What routes match this alert on: its new status, or STUCK."""
+        if self.kind is EventKind.SLOW:
+            return SLOW
         return STUCK if self.kind is EventKind.STUCK else self.to_status
 
 

@@ -34,7 +34,7 @@ from watcher.kinds import LISTED_KINDS, Kind, kind_info
 from watcher.models import Job, is_terminal
 from watcher.plan import LIST_THRESHOLD, Costs, Plan, choose, cut
 from watcher.run_refs import KINDS, RunRef, kind_of
-from watcher.triage import ListMemory, Scan, progress_waits, scan
+from watcher.triage import PROGRESS_EVERY, ListMemory, Scan, progress_waits, scan
 
 __all__ = [
     "LIST_THRESHOLD",
@@ -114,6 +114,7 @@ async def observe(
     hold: Callable[[Snapshot], bool] = _always,
     on_new: Callable[[list[Job]], None] | None = None,
     live_ids: Iterable[str] | None = None,
+    progress_every: float = PROGRESS_EVERY,
 ) -> FetchReport:
     """Fetch what this tick needs: per kind its list (discovery, or explicit jobs when that is
     cheaper), then single jobs.
@@ -124,7 +125,7 @@ async def observe(
     `admit` (`track.filter`) decides which new jobs of a list get tracked; one already known
     is always followed. `hold` says whether a job's progress-only change may wait (`triage`);
     `live_ids`, when given, are the only jobs that may be active (the store keeps them:
-    100,000 runs are not walked per tick).
+    100,000 runs are not walked per tick); progress alone waits `progress_every` seconds.
 
     A job missing from the part of the list read is confirmed with a detail read: only a 404
     marks it gone, so a list that comes back wrongly empty never invents a vanished run.
@@ -191,6 +192,7 @@ async def observe(
             on_new=on_new if name in silent else None,
             known_only=not discover,
             admit=admit if discover else None,
+            progress_every=progress_every,
         )
         scans[name] = result
         to_read += [s.run_id for s in wanted if s.run_id not in result.seen]
@@ -210,7 +212,8 @@ async def observe(
     read = [
         run
         for run in read
-        if (prev := snapshots.get(run.ref)) is None or not progress_waits(prev, run, now, hold)
+        if (prev := snapshots.get(run.ref)) is None
+        or not progress_waits(prev, run, now, hold, progress_every)
     ]
     read_refs = frozenset(run.ref for run in read)
     return FetchReport(
@@ -249,6 +252,7 @@ async def _scan_list(
     on_new: Callable[[list[Job]], None] | None,
     known_only: bool,
     admit: Callable[[Job], bool] | None,
+    progress_every: float,
 ) -> Scan[Job]:
     """One streamed read of a kind's list, its cost folded into the kind's measured costs."""
     what = "run" if kind.name == "run" else kind.noun
@@ -266,6 +270,7 @@ async def _scan_list(
             known_only=known_only,
             key=lambda job_id: RunRef(kind.name, job_id).key,
             admit=admit,
+            progress_every=progress_every,
         )
     if result.items and result.malformed == result.items and result.complete:
         # Not one usable item: a broken answer (wrong types throughout), not an empty

@@ -36,6 +36,7 @@ from watcher.hold import DigestPolicy, hold, silencing
 from watcher.models import Job
 from watcher.render import compose_digest, compose_messages
 from watcher.route import RouteRule, job_kind, route
+from watcher.slow import judged, slow_events
 from watcher.state import Store
 from watcher.state.alerts import HeldAlert, Release
 from watcher.state.record import baseline_key
@@ -67,10 +68,12 @@ class TickPolicy:
     thresholds: Thresholds = field(default_factory=Thresholds)
     digest: DigestPolicy | None = None
     stuck: StuckRules | None = None
+    progress_every: float = 30.0  # `poll.progress_every`: how often progress alone is written
     templates: Templates = BUILTIN
     # The kinds discovery reads (`track.kinds`) and which new jobs it tracks (`track.filter`).
     track_kinds: tuple[str, ...] = ("run",)
     track_filter: DiscoveryFilter = field(default_factory=DiscoveryFilter)
+    slow_below: float | None = None  # alerts.slow_below (None: no run is ever slow)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class Pipeline:
             reading=self.reading,
             now=now,
             hold=lambda prev: rules is None or not is_due(prev, now, rules),
+            progress_every=policy.progress_every,
             on_new=record_new if track_all and pending else None,
             live_ids=self.store.live_ids(),
         )
@@ -188,7 +192,7 @@ class Pipeline:
         )
         # Flags are set on the detail read's numbers, before routes match on them.
         events = assess_all(await self._enriched(detection.events), policy.thresholds)
-        events += stuck_events
+        events += stuck_events + self._slow(policy.slow_below, written, now)
         intents = route(events, policy.routes, policy.channels, now=now)
         decision = hold(
             events,
@@ -231,7 +235,7 @@ class Pipeline:
         changes = [
             (job_kind(e), "GONE" if e.kind is EventKind.GONE else str(e.to_status))
             for e in events
-            if e.kind is not EventKind.STUCK
+            if e.kind not in (EventKind.STUCK, EventKind.SLOW)
             and not (e.kind is EventKind.FIRST_SEEN and e.run is not None and e.run.kind in silent)
         ]
         after = self.store.snapshots()
@@ -333,6 +337,16 @@ class Pipeline:
             if s.run_id in mine or s is not before
         ]
         return tuple(written), verdicts.events
+
+    def _slow(
+        self, below: float | None, snapshots: tuple[Snapshot, ...], now: datetime
+    ) -> tuple[Event, ...]:
+        """The SLOW alerts of this tick (`watcher.slow`): only runs that moved are judged."""
+        due = [] if below is None else judged(snapshots, now)
+        if below is None or not due:
+            return ()
+        firsts, paces, alerted = self.store.slow_inputs([s.run_id for s in due])
+        return slow_events(due, now, firsts=firsts, paces=paces, alerted=alerted, below=below)
 
     async def _enriched(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
         """Alerts get the run's detail read (generated files) once, when it just finished."""

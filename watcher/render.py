@@ -81,7 +81,8 @@ def title_for(event: Event, limit: int = MAX_TITLE_LENGTH) -> str:
     status = event.alert_status or "GONE"
     kind = KIND_WORDS.get(job_kind(event), "run")
     still = "still " if event.kind is EventKind.STUCK and event.reminder else ""
-    flags = f" ({', '.join(event.flags)})" if event.flags else ""
+    shown = [flag for flag in event.flags if flag.upper() != status]  # not "SLOW (slow)"
+    flags = f" ({', '.join(shown)})" if shown else ""
     prefix = f"{mark_of(status)} Dataframer {kind} {still}{status}{flags}: "
     room = limit - len(prefix)
     subject = subject_of(event)
@@ -130,7 +131,7 @@ def render_message(
         bodies = bodies_for("alert", context, chosen, limits, notes)
     else:
         summary = ", ".join(f"{n} {status}" for status, n in status_counts(events))
-        finished = all(e.kind is not EventKind.STUCK for e in events)
+        finished = all(e.kind not in (EventKind.STUCK, EventKind.SLOW) for e in events)
         noun = "Dataframer runs finished" if finished else "Dataframer alerts"
         title = shorten(f"{len(events)} {noun}: {summary}", limits.title)
         context = _many(base, alerts, events, title, summary)

@@ -28,7 +28,7 @@ from fnmatch import fnmatchcase
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from watcher.events import STUCK, Event, Intent
+from watcher.events import SLOW, STUCK, Event, Intent
 from watcher.models import TERMINAL_STATUSES
 from watcher.run_refs import kind_of
 
@@ -43,7 +43,7 @@ __all__ = [
     "route",
 ]
 
-ROUTABLE: frozenset[str] = TERMINAL_STATUSES | {STUCK}
+ROUTABLE: frozenset[str] = TERMINAL_STATUSES | {STUCK, SLOW}
 """The alert statuses a route can name (`Event.alert_status`); anything else is never sent."""
 
 

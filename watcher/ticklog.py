@@ -26,6 +26,8 @@ def log_event(event: Event, channels: list[str]) -> None:
         bound = bound.bind(stuck_for=round(event.stuck_for, 3))
     if event.kind is EventKind.STUCK:
         bound.warning("run_stuck", reminder=event.reminder, channels=channels)
+    elif event.kind is EventKind.SLOW:
+        bound.warning("run_slow", reason=event.reasons[0], channels=channels)
     elif event.kind is EventKind.GONE:
         bound.warning("run_gone")
     elif event.to_status is not None and event.to_status not in KNOWN_STATUSES:

@@ -124,6 +124,7 @@ async def scan(
     known_only: bool = False,
     key: Callable[[str], str] = str,
     admit: Callable[[J], bool] | None = None,
+    progress_every: float = PROGRESS_EVERY,
 ) -> Scan[J]:
     """Read `items` (newest first) until the first one created before `before`.
 
@@ -160,7 +161,7 @@ async def scan(
                 result.positions[prev.run_id] = index
                 continue
             masked = _PROGRESS.sub(b"", raw)
-            fresh = (now - old.passed_at).total_seconds() < PROGRESS_EVERY
+            fresh = (now - old.passed_at).total_seconds() < progress_every
             if masked == old.masked and fresh and hold(prev):
                 result.seen.add(prev.run_id)
                 # Seen stays what was last handed over: the progress owed is written later,
@@ -200,13 +201,17 @@ async def scan(
 
 
 def progress_waits(
-    prev: Snapshot, run: ApiJob, now: datetime, hold: Callable[[Snapshot], bool]
+    prev: Snapshot,
+    run: ApiJob,
+    now: datetime,
+    hold: Callable[[Snapshot], bool],
+    progress_every: float = PROGRESS_EVERY,
 ) -> bool:
     """For a run read by id: whether its change is progress alone, written less than
     `PROGRESS_EVERY` ago, and `hold` allows the wait (the same rule as for list items)."""
     if prev.run is None or prev.last_polled is None or prev.status != run.status:
         return False
-    if (now - prev.last_polled).total_seconds() >= PROGRESS_EVERY or not hold(prev):
+    if (now - prev.last_polled).total_seconds() >= progress_every or not hold(prev):
         return False
     before = prev.run.model_dump(exclude=set(_PROGRESS_FIELDS))
     return before == run.model_dump(exclude=set(_PROGRESS_FIELDS))

@@ -109,6 +109,7 @@ def test_render_config_yaml_is_yaml_without_secrets(config_path: Path) -> None:
         "delivery",
         "health",
         "log",
+        "ui",
     ]
     assert data["poll"]["interval"] == "1m30s"
 

@@ -319,8 +319,8 @@ def check_config(state: CliState) -> None:
 @click.option(
     "--status",
     default=None,
-    type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK"], case_sensitive=False),
-    help="With --sample: the alert to show (default SUCCEEDED).",
+    type=click.Choice(["SUCCEEDED", "FAILED", "CANCELED", "STUCK", "SLOW"], case_sensitive=False),
+    help="With --sample: the alert to show (default SUCCEEDED; SLOW only of --kind run).",
 )
 @click.option(
     "--kind",

@@ -21,7 +21,8 @@ from watcher.clock import utcnow
 from watcher.config import Settings, resolve_api_key
 from watcher.deliver.sender import choose_body, text_part
 from watcher.errors import UsageError
-from watcher.events import Event, EventKind, Intent, MessageLimits, Notification
+from watcher.events import SLOW, Event, EventKind, Intent, MessageLimits, Notification
+from watcher.kinds import kind_info
 from watcher.models import Job, is_terminal
 from watcher.pipeline import TickPolicy
 from watcher.plugins import apprise_plugin
@@ -204,9 +205,15 @@ def render_command(
         raise UsageError("--kind goes with --sample (a run's kind is in its reference)")
     name = channel_argument(settings, channel)
     wanted = status.upper() if status else None
-    event = run_async(load_event(settings, run_id, wanted, kind_name(kind or "run") or "run"))
+    job_kind = kind_name(kind or "run") or "run"
+    if wanted == SLOW and not kind_info(job_kind).progress:
+        raise UsageError(
+            f"--status SLOW goes with a kind that reports progress (run), not {job_kind}"
+        )
+    event = run_async(load_event(settings, run_id, wanted, job_kind))
     problems = []
-    if event.kind is not EventKind.STUCK and not is_terminal(event.to_status):
+    # A STUCK or SLOW alert is about a run under way: that is no surprise worth a warning.
+    if event.kind not in (EventKind.STUCK, EventKind.SLOW) and not is_terminal(event.to_status):
         problems.append(
             f"run {event.run_id} is {event.to_status or 'without a status'}, not finished:"
             " shown as the alert it would raise at that status"

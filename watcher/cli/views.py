@@ -14,6 +14,7 @@ from typing import Any
 
 from watcher.clock import utcnow
 from watcher.config import Settings
+from watcher.eta import eta, spec_key
 from watcher.render import human_duration, shorten
 from watcher.run_refs import kind_of
 from watcher.state import HistoryEntry, StatusRow, Store
@@ -101,14 +102,31 @@ def status_data(settings: Settings, wanted: StatusFilter | None = None) -> dict[
             label = _label(row)
             not_shown[label] -= 1
         deliveries = store.delivery_counts()
+        etas = _etas(store, rows)
         return {
             "state": state,
-            "runs": [_row(row) for row in rows],
+            "runs": [{**_row(row), "eta": etas.get(row.run_id)} for row in rows],
             "not_shown": {label: n for label, n in sorted(not_shown.items()) if n > 0},
             "deliveries": deliveries,
             # Channels the outbox knows that the config no longer has: nothing reaches them.
             "removed_channels": sorted(set(deliveries) - set(settings.channels)),
         }
+
+
+def _etas(store: Store, rows: list[StatusRow]) -> dict[str, str]:
+    """When each active run should finish (`watcher.eta`): one read for all of them."""
+    active = [r.run_id for r in rows if not r.gone and r.status in ("PENDING", "PROCESSING")]
+    if not active:
+        return {}
+    firsts, paces, _ = store.slow_inputs(active)
+    now, found = utcnow(), {}
+    for run_id in active:
+        run = store.stored_run(run_id)
+        key = None if run is None else spec_key(run)
+        moment = None if run is None else eta(run, firsts.get(run_id), now, paces.get(key or ""))
+        if moment is not None:
+            found[run_id] = moment.isoformat()
+    return found
 
 
 def _label(row: StatusRow) -> str:

@@ -35,6 +35,7 @@ from watcher.config.report import (
     redacted_config,
     render_config_yaml,
     resolve_api_key,
+    resolve_ui_password,
     secrets_of,
 )
 from watcher.config.sections import (
@@ -45,6 +46,7 @@ from watcher.config.sections import (
     PollConfig,
     StateConfig,
     TrackConfig,
+    UiConfig,
 )
 from watcher.config.settings import Settings, load_settings
 from watcher.config.values import channel_key
@@ -63,11 +65,13 @@ __all__ = [
     "StateConfig",
     "TemplateConfig",
     "TrackConfig",
+    "UiConfig",
     "channel_key",
     "config_warnings",
     "load_settings",
     "redacted_config",
     "render_config_yaml",
     "resolve_api_key",
+    "resolve_ui_password",
     "secrets_of",
 ]

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 # The flags an assessment puts on an alert, that routes can match (`routes[].flags`).
-FLAGS = ("quality", "cost")
+FLAGS = ("quality", "cost", "slow")
 # The job kinds an alert can be about (`routes[].kinds`): the brief's names.
 KINDS = run_refs.KINDS
 _KIND_SPELLINGS = run_refs.KIND_SPELLINGS
@@ -123,7 +123,7 @@ class Route(Section):
     """
 
     statuses: Annotated[frozenset[str], BeforeValidator(status_set)] = frozenset(
-        s for s in ROUTE_STATUS_ORDER if s != "STUCK"
+        s for s in ROUTE_STATUS_ORDER if s not in ("STUCK", "SLOW")
     )
     channels: Annotated[list[str], name_list("channel", spelling=channel_key)]
     specs: Annotated[list[str] | None, name_list("spec pattern")] = None
@@ -196,6 +196,8 @@ class AlertsConfig(Section):
     run_url: str | None = None
     failure_rate_above: float | None = Field(default=None, ge=0, lt=1)
     cost_above: float | None = Field(default=None, ge=0)
+    # A run whose pace is below this share of its spec's median pace: one SLOW alert (`slow`).
+    slow_below: float | None = Field(default=None, gt=0, lt=1)
     stuck: StuckConfig | None = None
     digest: DigestConfig | None = None
 
@@ -218,7 +220,7 @@ class OpsConfig(Section):
 
 
 # Which `alerts` key makes the assessment set each flag.
-_FLAG_SOURCE = {"quality": "failure_rate_above", "cost": "cost_above"}
+_FLAG_SOURCE = {"quality": "failure_rate_above", "cost": "cost_above", "slow": "slow_below"}
 
 
 def route_warnings(routes: list[Route], alerts: AlertsConfig) -> list[str]:
@@ -238,5 +240,10 @@ def route_warnings(routes: list[Route], alerts: AlertsConfig) -> list[str]:
         if "STUCK" in route.statuses and alerts.stuck is None:
             found.append(
                 f"routes[{index}].statuses: no STUCK alert is raised since alerts.stuck is not set"
+            )
+        if "SLOW" in route.statuses and alerts.slow_below is None:
+            found.append(
+                f"routes[{index}].statuses: no SLOW alert is raised since alerts.slow_below"
+                " is not set"
             )
     return found

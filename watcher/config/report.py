@@ -60,6 +60,24 @@ def resolve_api_key(settings: Settings) -> str:
     raise ConfigError(f"dataframer.api_key_file: {file} {problem}", path=settings.source_path)
 
 
+def resolve_ui_password(settings: Settings) -> str | None:
+    """The status page's password (the content of ``ui.password_file``), or None if unset."""
+    file = settings.ui.password_file
+    if file is None:
+        return None
+    try:
+        password = file.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        problem = "is not UTF-8 text"
+    except OSError as exc:
+        problem = f"cannot be read: {reason(exc)}"
+    else:
+        if password:
+            return password
+        problem = "is empty"
+    raise ConfigError(f"ui.password_file: {file} {problem}", path=settings.source_path)
+
+
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value the settings hold, longest first, for the logger to scrub anywhere.
 
@@ -70,6 +88,8 @@ def secrets_of(settings: Settings) -> list[str]:
     found: set[str] = set(settings.substituted_values)
     with contextlib.suppress(ConfigError):
         found.add(resolve_api_key(settings))
+    with contextlib.suppress(ConfigError):
+        found.add(resolve_ui_password(settings) or "")
     if settings.dataframer.api_key is not None:  # even one api_key_file overrides
         found.add(settings.dataframer.api_key.get_secret_value())
     # A password in its userinfo, a token in its query: what check-config's view masks.

@@ -7,6 +7,7 @@ default" (`NullMeansDefault`, which the settings apply to whole sections too).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -47,6 +48,8 @@ __all__ = [
     "StateConfig",
     "TrackConfig",
     "TrackFilter",
+    "UiConfig",
+    "is_loopback",
 ]
 
 DEFAULT_BASE_URL = "https://df-api.dataframer.ai"
@@ -125,6 +128,8 @@ class DataframerConfig(Section):
 
 class PollConfig(Section):
     interval: Annotated[Duration, within(0.1, MAX_POLL_INTERVAL)] = 30.0
+    # How often a run's progress alone (samples, cost) is written: status, the page's curve.
+    progress_every: Annotated[Duration, within(0.0, 3600.0)] = 30.0
 
 
 class StateConfig(Section):
@@ -181,6 +186,33 @@ class HealthConfig(Section):
     @property
     def port(self) -> int:
         return parse_listen(self.listen)[1]
+
+
+class UiConfig(Section):
+    """The status page on `health.listen` (`watcher.ui`); off loopback it needs a password
+    file (HTTP basic auth as `username`)."""
+
+    enabled: bool = False
+    username: str = "watcher"
+    password_file: Annotated[Path | None, BeforeValidator(expand_path)] = None
+
+    @field_validator("username")
+    @classmethod
+    def _basic_auth_user(cls, value: str) -> str:
+        if not value or any(c == ":" or c.isspace() for c in value):
+            # HTTP basic auth sends "user:password": a colon would split it elsewhere.
+            raise ValueError(f"must be a user name without ':' or spaces (got {value!r})")
+        return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (of health.listen) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 class LogConfig(Section):

@@ -36,6 +36,8 @@ from watcher.config.sections import (
     PollConfig,
     StateConfig,
     TrackConfig,
+    UiConfig,
+    is_loopback,
 )
 from watcher.config.sources import build_sources, read_yaml
 
@@ -72,6 +74,7 @@ class Settings(NullMeansDefault, BaseSettings):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
     _source_path: Path | None = PrivateAttr(default=None)
     _substituted: frozenset[str] = PrivateAttr(default=frozenset())
@@ -146,6 +149,18 @@ class Settings(NullMeansDefault, BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _ui_off_loopback_needs_a_password(self) -> Settings:
+        # The page shows runs, costs and creators: never to the network without a password.
+        ui, health = self.ui, self.health
+        off_loopback = health.enabled and not is_loopback(health.host)
+        if ui.enabled and off_loopback and ui.password_file is None:
+            raise ValueError(
+                f"ui.password_file: required with ui.enabled when health.listen"
+                f" ({health.listen}) is not a loopback address"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _remember_the_load(self) -> Settings:
         context = current_context()
         self._source_path = context.yaml_path
@@ -197,6 +212,8 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
     if context.expand_channels:  # the URLs as apprise reads them (not ${VAR} placeholders)
         found.extend(_unsent_parameter_warnings(settings))
     found.extend(_reach_warnings(settings))
+    if settings.ui.enabled and not settings.health.enabled:
+        found.append("ui.enabled is set but health.enabled is false: the status page is not served")
     return found
 
 

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 TERMINAL_ORDER: tuple[str, ...] = ("SUCCEEDED", "FAILED", "CANCELED")
-ROUTE_STATUS_ORDER: tuple[str, ...] = (*TERMINAL_ORDER, "STUCK")
+ROUTE_STATUS_ORDER: tuple[str, ...] = (*TERMINAL_ORDER, "STUCK", "SLOW")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
@@ -179,7 +179,7 @@ def status_set(value: Any) -> Any:
         if status not in ROUTE_STATUS_ORDER:
             raise ValueError(
                 f"unknown status {item!r}: alerts are for the terminal statuses "
-                f"{', '.join(TERMINAL_ORDER)}, and STUCK for a stuck run"
+                f"{', '.join(TERMINAL_ORDER)}, STUCK for a stuck run and SLOW for a slow one"
             )
         statuses.add(status)
     if not statuses:

@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from watcher.errors import WatcherError
+from watcher.ui import StatusPage
 
 LIVE_WINDOW = 10.0  # seconds without a heartbeat before the loop counts as hung
 TICK_STALL = 600.0  # seconds: every request has a timeout, so a tick this long is wedged
@@ -132,10 +133,12 @@ class HealthServer:
         live: Callable[[], Verdict],
         ready: Callable[[], Verdict],
         registry: CollectorRegistry,
+        page: StatusPage | None = None,
     ) -> None:
         try:
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-            self._server = _Server((host, port), family, _handler(live, ready, registry))
+            handler = _handler(live, ready, registry, page)
+            self._server = _Server((host, port), family, handler)
         except OSError as exc:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise ListenError(
@@ -175,7 +178,10 @@ class _Server(ThreadingHTTPServer):
 
 
 def _handler(
-    live: Callable[[], Verdict], ready: Callable[[], Verdict], registry: CollectorRegistry
+    live: Callable[[], Verdict],
+    ready: Callable[[], Verdict],
+    registry: CollectorRegistry,
+    page: StatusPage | None,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -187,15 +193,26 @@ def _handler(
                 verdict = live() if path == "/healthz" else ready()
                 body = {"ok": verdict.ok, "reason": verdict.reason, **verdict.details}
                 self._reply(200 if verdict.ok else 503, "application/json", _json(body))
+            elif page is not None and (
+                reply := page.handle(self.path, self.headers.get("Authorization"))
+            ):
+                self._reply(reply.code, reply.content_type, reply.body, reply.headers)
             else:
                 body = {"ok": False, "reason": "not found: try /healthz, /readyz or /metrics"}
                 self._reply(404, "application/json", _json(body))
 
-        def _reply(self, code: int, content_type: str, body: bytes) -> None:
+        def _reply(
+            self,
+            code: int,
+            content_type: str,
+            body: bytes,
+            headers: Mapping[str, str] | None = None,
+        ) -> None:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
+            for name, value in {"Cache-Control": "no-store", **(headers or {})}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from watcher.config import HealthConfig
+from watcher.config import HealthConfig, resolve_ui_password
 from watcher.errors import ApiError, StateConflict, StateError
 from watcher.logs import SCRUBBER
 from watcher.pipeline import TickSummary
@@ -20,6 +20,7 @@ from watcher.redact import redact_text
 from watcher.service.health import HealthServer, Verdict, Vitals, liveness, readiness
 from watcher.service.metrics import Metrics
 from watcher.service.sdnotify import Notifier
+from watcher.ui import Credentials, Health, StatusPage
 
 if TYPE_CHECKING:
     from watcher.service.runtime import Runtime
@@ -42,26 +43,56 @@ class Monitor:
         self.vitals = vitals
         self.metrics = metrics
         self.health: HealthServer | None = None
+        self.page: StatusPage | None = None
         self.beats = 0  # one-second heartbeats since start
         self.last_tick: TickSummary | None = None
         self._outbox: dict[str, dict[str, int]] = {}
         self._watchdog_withheld = False
 
     def open_health(self, config: HealthConfig) -> None:
-        """Bind the health listener (unless disabled); ListenError if the port is taken."""
+        """Bind the health listener (unless disabled), with the status page when `ui.enabled`;
+        ListenError if the port is taken, ConfigError if the page's password cannot be read."""
         if config.enabled:
+            self.page = self._status_page()
             self.health = HealthServer(
                 config.host,
                 config.port,
                 live=self.liveness,
                 ready=self.readiness,
                 registry=self.metrics.registry,
+                page=self.page,
             ).start()
 
+    def _status_page(self) -> StatusPage | None:
+        settings = self.rt.settings
+        if not settings.ui.enabled:
+            return None
+        password = resolve_ui_password(settings)
+        credentials = None if password is None else Credentials(settings.ui.username, password)
+        return StatusPage(
+            self.rt.store.path,
+            health=self.page_health,
+            # Read at each request: a reload that changes it applies at once.
+            slow_below=lambda: self.rt.settings.alerts.slow_below,
+            credentials=credentials,
+        )
+
+    def page_health(self) -> Health:
+        """What the status page says of the API and the channels (names only)."""
+        verdict = self.readiness()
+        return Health(
+            api_ok=verdict.ok,
+            api_reason=verdict.reason,
+            channels=sorted(self.rt.settings.channels),
+            secrets=SCRUBBER.secrets,
+        )
+
     def close(self) -> None:
-        """Stop the health listener."""
+        """Stop the health listener and the status page's reader."""
         if self.health is not None:
             self.health.stop()
+        if self.page is not None:
+            self.page.close()
 
     def liveness(self) -> Verdict:
         """/healthz."""

@@ -23,11 +23,13 @@ from watcher.service.runtime import Runtime
 log = structlog.get_logger("watcher.service.reload")
 
 # Section -> its fields that only a restart applies (None: the whole section). The API client,
-# the state file, the health listener and the sender's threads and timeout are built once.
+# the state file, the health listener (and its status page, with its password) and the
+# sender's threads and timeout are built once.
 RESTART_ONLY: Mapping[str, tuple[str, ...] | None] = {
     "dataframer": None,
     "state": ("path",),
     "health": None,
+    "ui": None,
     "delivery": ("timeout", "concurrency"),
 }
 

@@ -68,6 +68,8 @@ def tick_policy(settings: Settings) -> TickPolicy:
         limits={name: message_limits(urls) for name, urls in settings.channels.items()},
         digest=None if digest is None else DigestPolicy(digest.window, digest.threshold),
         stuck=_stuck_rules(settings),
+        progress_every=settings.poll.progress_every,
+        slow_below=settings.alerts.slow_below,
         thresholds=Thresholds(
             failure_rate_above=settings.alerts.failure_rate_above,
             cost_above=settings.alerts.cost_above,

@@ -22,11 +22,13 @@ from watcher.kinds import load_job
 from watcher.models import TERMINAL_STATUSES, Job, is_terminal
 from watcher.state.alerts import write_held, write_windows
 from watcher.state.outbox import queue_message
+from watcher.state.progress import forget_points, record_progress
 from watcher.state.timestamps import dt_or_none, ts, ts_or_none
 
 __all__ = ["load_run", "load_snapshots", "prune", "set_meta", "write_tick"]
 
 _TERMINAL_JSON = json.dumps(sorted(TERMINAL_STATUSES))
+_NOT_FINAL = (EventKind.STUCK, EventKind.SLOW)  # alerts about a run still going
 _NEW_TO_CALLER = -1  # revision of a run the caller's snapshots did not hold
 
 _UPSERT_RUN = """
@@ -93,10 +95,10 @@ def write_tick(
             for eid, e in zip(event_ids, tick.events, strict=True)
         ),
     )
-    # alerted_at means "its final alert was decided" (`track` reads it): a STUCK alert is not.
+    # alerted_at means "its final alert was decided" (`track` reads it): STUCK or SLOW is not.
     conn.executemany(
         "UPDATE runs SET alerted_at = COALESCE(alerted_at, ?) WHERE run_id = ?",
-        ((ts(e.at), e.run_id) for e in tick.events if e.alert and e.kind is not EventKind.STUCK),
+        ((ts(e.at), e.run_id) for e in tick.events if e.alert and e.kind not in _NOT_FINAL),
     )
     delivery_ids: list[int] = []
     for note in tick.notifications:
@@ -117,6 +119,7 @@ def write_tick(
         write_held(conn, tick.events, event_ids, tick.held, tick.suppressed, tick.at)
     if tick.windows:
         write_windows(conn, tick.windows)
+    record_progress(conn, tick)
     if tick.baseline_done:
         set_meta(conn, "discovery_baseline", at)
     for kind in sorted(tick.baseline_kinds):
@@ -205,6 +208,7 @@ def prune(conn: sqlite3.Connection, now: datetime, retention_seconds: float) -> 
         )
     ]
     conn.execute("DELETE FROM events WHERE run_id IN (SELECT value FROM json_each(?))", (ids,))
+    forget_points(conn, ids)
     conn.execute(
         "DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS"
         " (SELECT 1 FROM delivery_events WHERE delivery_id = deliveries.id)",

@@ -175,7 +175,29 @@ _V5 = (
     "ALTER TABLE runs ADD COLUMN stuck_ended_at TEXT",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# Progress history (issue 11): samples completed over time per run (the status page's curve,
+# bounded and pruned with the run), and the pace of finished runs per spec (ETAs, `slow`).
+_PROGRESS = (
+    """
+    CREATE TABLE progress_points (
+        run_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        PRIMARY KEY (run_id, at)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE run_paces (
+        run_id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        rate REAL NOT NULL,
+        finished_at TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX run_paces_by_spec ON run_paces (spec, finished_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _PROGRESS)
 CURRENT_VERSION = len(MIGRATIONS)
 
 # The tables a file at each version must hold to be taken for a watcher state file.
@@ -198,6 +220,8 @@ TABLES: dict[int, frozenset[str]] = {
         }
     ),
 }
+_AT_PROGRESS = MIGRATIONS.index(_PROGRESS) + 1  # its version, whatever its place at a merge
+TABLES[_AT_PROGRESS] = TABLES[_AT_PROGRESS - 1] | {"progress_points", "run_paces"}
 
 
 def migrate(conn: sqlite3.Connection, *, target: int = CURRENT_VERSION) -> int:

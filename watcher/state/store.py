@@ -35,6 +35,7 @@ from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Job, is_terminal
 from watcher.state.alerts import AlertBook
 from watcher.state.lock import DaemonLock
+from watcher.state.progress import ProgressBook
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
 from watcher.state.schema import open_connection, reason
 from watcher.state.timestamps import ts
@@ -53,7 +54,7 @@ class TrackResult(StrEnum):
     TO_ANNOUNCE = "tracked again; it finished without an alert and will be announced once"
 
 
-class Store(AlertBook):
+class Store(AlertBook, ProgressBook):
     """The watcher's state file; open it with `Store.open(path)` and close it when done."""
 
     path: Path

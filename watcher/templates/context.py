@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.events import STUCK, Event, EventKind
+from watcher.events import SLOW, STUCK, Event, EventKind
 from watcher.kinds import KIND_TABLE
 from watcher.models import AnonymizationRun, Evaluation, Job, RedTeamRun, RunStatus, is_terminal
 from watcher.run_refs import kind_of
@@ -38,6 +38,7 @@ MARKS: dict[str, str] = {
     RunStatus.FAILED: "❌",
     RunStatus.CANCELED: "⛔",
     STUCK: "⏳",
+    SLOW: "🐢",
 }
 # apprise's notify type per alert status (the brief's table); anything else is information.
 NOTIFY_TYPES: dict[str, str] = {
@@ -45,6 +46,7 @@ NOTIFY_TYPES: dict[str, str] = {
     RunStatus.FAILED: "failure",
     RunStatus.CANCELED: "warning",
     STUCK: "warning",
+    SLOW: "warning",
 }
 # A kind's name in a sentence ("Dataframer red-team run FAILED"): the kinds table's nouns.
 KIND_WORDS = {name: kind.noun for name, kind in KIND_TABLE.items()}
@@ -103,6 +105,8 @@ def transition_of(event: Event) -> str:
             else f"{event.to_status} with no new sample for {stalled}"
         )
         return f"STUCK: {how}" + (" (reminder)" if event.reminder else "")
+    if event.kind is EventKind.SLOW:
+        return f"SLOW: {event.to_status}, slower than this spec's earlier runs"
     if event.from_status is None and event.to_status and not is_terminal(event.to_status):
         return f"{event.to_status} (not finished yet)"
     if event.kind is EventKind.FIRST_SEEN or event.from_status is None:
@@ -189,7 +193,7 @@ def _facts(event: Event, kind: str, duration: float | None, run_url: str | None)
     if not event.reasons:
         facts += [("Flagged", flag) for flag in event.flags]
     if duration is not None:
-        so_far = " so far" if event.kind is EventKind.STUCK else ""
+        so_far = " so far" if event.kind in (EventKind.STUCK, EventKind.SLOW) else ""
         facts.append(("Duration", human_duration(duration) + so_far))
     if run is not None:
         if kind == "anonymization" and run.samples_completed is not None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from watcher.events import STUCK, Event, EventKind
+from watcher.events import SLOW, STUCK, Event, EventKind
 from watcher.models import AnonymizationRun, Evaluation, Job, RedTeamRun, Run, RunStatus
 from watcher.run_refs import RunRef
 
 __all__ = ["SAMPLE_RUN_ID", "SAMPLE_STATUSES", "sample_event"]
 
 SAMPLE_RUN_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-SAMPLE_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED, STUCK)
+SAMPLE_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED, STUCK, SLOW)
 
 _FILES = [
     {"id": "f-1", "path": "samples.jsonl", "file_type": "jsonl", "size_bytes": 1_843_200},
@@ -108,7 +108,7 @@ def _of_kind(kind: str, run: Run) -> Job:
 
 
 def sample_event(status: str = RunStatus.SUCCEEDED, *, now: datetime, kind: str = "run") -> Event:
-    """A sample alert reaching `status` (SUCCEEDED, FAILED, CANCELED, or STUCK) at `now`,
+    """A sample alert reaching `status` (SUCCEEDED, FAILED, CANCELED, STUCK or SLOW) at `now`,
     about a job of `kind` (a generation run by default)."""
     event = _sample_run_event(status.upper(), now)
     if kind == "run" or event.run is None or not isinstance(event.run, Run):
@@ -132,6 +132,20 @@ def _sample_run_event(status: str, now: datetime) -> Event:
             run=run,
             previous_since=created - timedelta(minutes=55),
             stuck_for=stalled,
+        )
+    if status == SLOW:
+        run = _run(RunStatus.PROCESSING, created, None, samples_completed=96)
+        return Event(
+            run_id=SAMPLE_RUN_ID,
+            kind=EventKind.SLOW,
+            from_status=RunStatus.PROCESSING,
+            to_status=RunStatus.PROCESSING,
+            at=now,
+            alert=True,
+            run=run,
+            previous_since=created,
+            flags=("slow",),
+            reasons=("12 samples/min, a third of this spec's median 36/min over 8 runs",),
         )
     if status == RunStatus.FAILED:
         run = _run(status, created, now, samples_completed=412, samples_failed=88, total_cost=2.37)
