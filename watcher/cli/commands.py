@@ -186,7 +186,7 @@ def status(
     state: CliState, active: bool, statuses: tuple[str, ...], limit: int | None, as_json: bool
 ) -> None:
     """The tracked runs, newest first: id, spec, status, since, samples, cost, last polled;
-    and deliveries per channel.
+    deliveries per channel, and actions (done, pending, retrying, dead).
 
     Without a filter: every active run and the 20 newest finished ones, with a count of the
     rest (--json lists every run).
@@ -205,7 +205,7 @@ def status(
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_obj
 def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> None:
-    """Transitions and deliveries (with every attempt), newest first."""
+    """Transitions, deliveries and actions (with every attempt), newest first."""
     from watcher.cli.views import history_data, history_text
 
     with expected_errors():
@@ -214,10 +214,14 @@ def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> N
 
 
 @main.command()
-@click.option("--channel", default=None, help="Only requeue this channel's deliveries.")
+@click.option(
+    "--channel",
+    default=None,
+    help="Only requeue this channel's deliveries (without it, dead actions are requeued too).",
+)
 @click.pass_obj
 def redeliver(state: CliState, channel: str | None) -> None:
-    """Requeue dead-lettered deliveries (they go out on the daemon's next delivery pass)."""
+    """Requeue dead-lettered deliveries and actions (the daemon's next pass retries them)."""
     from watcher.cli.tracking import redeliver_dead
 
     with expected_errors():

@@ -175,7 +175,37 @@ _V5 = (
     "ALTER TABLE runs ADD COLUMN stuck_ended_at TEXT",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# Actions on finish (issue 11): `routes[].actions`, queued in the tick's transaction beside
+# the deliveries: what it runs (`spec`) and the run's detail (`run_json`); `started_at` while
+# an attempt runs (so one a crash cut short is found); `done_files` a download's saved files.
+_ACTIONS = (
+    """
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER REFERENCES events (id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL, run_kind TEXT NOT NULL DEFAULT 'run', to_status TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('exec', 'download')),
+        spec TEXT NOT NULL, label TEXT NOT NULL, run_json TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'retrying', 'done', 'dead', 'suppressed')),
+        why TEXT, created_at TEXT NOT NULL, next_attempt_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0, first_attempt_at TEXT, last_attempt_at TEXT,
+        started_at TEXT, finished_at TEXT, last_error TEXT,
+        done_files TEXT NOT NULL DEFAULT '[]'
+    )
+    """,
+    "CREATE INDEX actions_due ON actions (next_attempt_at) WHERE status IN ('pending', 'retrying')",
+    "CREATE INDEX actions_by_run ON actions (run_id, created_at)",
+    """
+    CREATE TABLE action_attempts (
+        id INTEGER PRIMARY KEY,
+        action_id INTEGER NOT NULL REFERENCES actions (id) ON DELETE CASCADE,
+        at TEXT NOT NULL, ok INTEGER NOT NULL, reason TEXT
+    )
+    """,
+    "CREATE INDEX action_attempts_by_action ON action_attempts (action_id, at)",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _ACTIONS)
 CURRENT_VERSION = len(MIGRATIONS)
 
 # The tables a file at each version must hold to be taken for a watcher state file.
@@ -198,6 +228,8 @@ TABLES: dict[int, frozenset[str]] = {
         }
     ),
 }
+_AFTER_ACTIONS = MIGRATIONS.index(_ACTIONS) + 1  # the version: the tables before, plus its own
+TABLES[_AFTER_ACTIONS] = TABLES[_AFTER_ACTIONS - 1] | {"actions", "action_attempts"}
 
 
 def migrate(conn: sqlite3.Connection, *, target: int = CURRENT_VERSION) -> int:

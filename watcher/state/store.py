@@ -33,6 +33,7 @@ import watcher.state.record as state_record
 from watcher.errors import StateConflict, StateError, StateReplaced
 from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Run, is_terminal
+from watcher.state.actions import ActionBook
 from watcher.state.alerts import AlertBook
 from watcher.state.lock import DaemonLock
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
@@ -53,7 +54,7 @@ class TrackResult(StrEnum):
     TO_ANNOUNCE = "tracked again; it finished without an alert and will be announced once"
 
 
-class Store(AlertBook):
+class Store(AlertBook, ActionBook):
     """The watcher's state file; open it with `Store.open(path)` and close it when done."""
 
     path: Path

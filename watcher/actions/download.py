@@ -1,0 +1,170 @@
+"""A `download` action: a run's generated files saved under `DIR/RUN_ID/`, each atomically.
+
+The API never serves a file itself: each file's download endpoint (read with the API key)
+answers with a presigned URL, which carries its own signature and is fetched WITHOUT the key,
+through a client of its own that has no Authorization header (a storage service refuses a
+request with two credentials, and the key must not reach a third party). Each file is
+written to a temporary file in its folder, synced, checked against the size the API
+announced, and renamed into place, so a file is either whole or absent. The files' folders
+are kept; a name that would leave `DIR/RUN_ID/` (absolute, `..`, a symlink out) is refused.
+The ids of the files saved are reported one by one, so a retry fetches only the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Collection
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from watcher.api import DataframerClient, transport_reason
+from watcher.errors import ApiError
+from watcher.models import GeneratedFile, Run
+
+__all__ = ["FILE_ENDPOINTS", "DownloadFailed", "download_run", "storage_client", "target_path"]
+
+# Where each kind's files are asked for (the official SDK's paths); a kind without files
+# has none to download.
+FILE_ENDPOINTS = {
+    "run": "/api/dataframer/runs/{id}/files/{file_id}/download/",
+    "anonymization": "/api/dataframer/anonymization-runs/{id}/files/{file_id}/download/",
+}
+
+
+class DownloadFailed(Exception):
+    """A download attempt that failed, with its one-line reason (the attempt is retried)."""
+
+
+class _Link(pydantic.BaseModel):
+    download_url: str | None = None
+
+
+def storage_client(*, timeout: float, user_agent: str) -> httpx.AsyncClient:
+    """The client for presigned URLs: no base URL, no credentials, redirects followed."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": user_agent},
+        follow_redirects=True,
+    )
+
+
+def target_path(directory: Path, run_id: str, file_path: str) -> Path:
+    """Where a file lands: `directory/run_id/file_path`; DownloadFailed for a name that
+    is empty, absolute, or climbs out with `..` (a file name is the API's data, not ours)."""
+    if not run_id or "/" in run_id or run_id in (".", "..") or "\x00" in run_id:
+        raise DownloadFailed(f"refusing run id {run_id!r} as a directory name")
+    if not file_path or "\x00" in file_path or "\\" in file_path:
+        raise DownloadFailed(f"refusing file name {file_path!r}")
+    relative = PurePosixPath(file_path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise DownloadFailed(f"refusing file name {file_path!r}: it would leave {directory}")
+    return directory / run_id / Path(*relative.parts)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+async def _link(api: DataframerClient, run_id: str, kind: str, file: GeneratedFile) -> str:
+    endpoint = FILE_ENDPOINTS[kind].format(id=quote(run_id, safe=""), file_id=quote(str(file.id)))
+    try:
+        body = await api.get_path(endpoint)
+        url = _Link.model_validate_json(body).download_url
+    except ApiError as exc:
+        raise DownloadFailed(f"no download URL for {file.path}: {exc}") from exc
+    except pydantic.ValidationError as exc:
+        raise DownloadFailed(f"no download URL for {file.path}: a malformed answer") from exc
+    if not url:
+        raise DownloadFailed(f"no download URL for {file.path} yet")
+    return url
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+async def _save(storage: httpx.AsyncClient, url: str, target: Path, size: int | None) -> int:
+    """Fetch `url` into `target` atomically; the bytes written. The URL is never logged or
+    put in a reason: its signature grants access to the file."""
+    name = target.name
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async with storage.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise DownloadFailed(
+                        f"the file storage answered HTTP {response.status_code} for {name}"
+                    )
+                async for chunk in response.aiter_bytes():
+                    written += len(chunk)
+                    if size is not None and written > size:
+                        raise DownloadFailed(f"{name} is larger than the {size} bytes announced")
+                    await asyncio.to_thread(out.write, chunk)
+            await asyncio.to_thread(out.flush)
+            await asyncio.to_thread(os.fsync, out.fileno())
+        if size is not None and written != size:
+            raise DownloadFailed(f"{name} has {written} bytes, the API announced {size}")
+        os.replace(temp, target)
+        await asyncio.to_thread(_sync_dir, target.parent)
+    except httpx.HTTPError as exc:
+        raise DownloadFailed(f"fetching {name} failed: {transport_reason(exc)}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+    return written
+
+
+async def download_run(
+    run: Run,
+    *,
+    run_kind: str,
+    directory: Path,
+    api: DataframerClient,
+    storage: httpx.AsyncClient,
+    done: Collection[str],
+    saved: Callable[[str, Path, int], None],
+) -> int:
+    """Save every generated file of `run` not in `done` (file ids); how many were fetched.
+
+    `saved(file_id, path, size)` hears of each file as soon as it is in place. Raises
+    DownloadFailed at the first file that cannot be saved (the next attempt goes on from it).
+    """
+    files = run.generated_files or []
+    if files and run_kind not in FILE_ENDPOINTS:
+        raise DownloadFailed(f"files of a {run_kind} cannot be downloaded")
+    fetched = 0
+    for file in files:
+        if file.id is None or file.path is None:
+            raise DownloadFailed(f"a generated file without an id or path: {file.path!r}")
+        if file.id in done:
+            continue
+        target = target_path(directory, run.id, file.path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DownloadFailed(f"cannot create {target.parent}: {exc.strerror}") from exc
+        if not _inside(target.parent, directory):
+            raise DownloadFailed(f"refusing {file.path!r}: a symlink leads out of {directory}")
+        url = await _link(api, run.id, run_kind, file)
+        try:
+            size = await _save(storage, url, target, file.size_bytes)
+        except OSError as exc:
+            raise DownloadFailed(f"cannot write {target}: {exc.strerror}") from exc
+        saved(file.id, target, size)
+        fetched += 1
+    return fetched
