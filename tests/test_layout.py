@@ -25,6 +25,7 @@ PURE_STAGES = (
     "watcher.hold",
     "watcher.render",
     "watcher.ops",
+    "watcher.actions.plan",
 )
 # What a pure stage may import: its own values and the standard library's pure parts.
 IO_LIBRARIES = ("httpx", "apprise", "sqlite3", "socket", "apscheduler", "structlog", "asyncio")

@@ -127,3 +127,59 @@ def test_once_alerts_runs_and_downloads_and_shows_it_all(
     assert again.returncode == 0, again.stderr
     assert "action_started" not in again.stderr  # done is done
     assert API_KEY not in once.stdout + once.stderr + again.stderr + history
+
+
+def test_once_exits_1_naming_a_failed_action(
+    tmp_path: Path, simulator: SimulatorServer, write_config: Callable[..., Path]
+) -> None:
+    """A cron job sees that an action failed: exit 1 and one line, the action still queued."""
+    run = simulator.sim.add_run(outcome="FAILED", number_of_samples=5, created_ago_seconds=1e4)
+    config = write_config(
+        dataframer={"base_url": simulator.url},
+        track={"runs": [run.id]},
+        routes=[{"statuses": ["FAILED"], "actions": [{"exec": [sys.executable, "-c", "exit(4)"]}]}],
+    )
+    once = cli("--config", str(config), "once", cwd=tmp_path, env={"DATAFRAMER_API_KEY": API_KEY})
+    assert once.returncode == 1
+    assert once.stderr.splitlines()[-1] == (
+        "dataframer-watcher: 1 action failed this run (1 queued for retry); see `history` for why"
+    )
+
+
+def test_sigterm_during_an_action_kills_it_after_the_grace_and_runs_it_at_next_start(
+    tmp_path: Path,
+    simulator: SimulatorServer,
+    write_config: Callable[..., Path],
+    start_daemon: Callable[..., DaemonProcess],
+) -> None:
+    """A stop gives running actions their grace period, then kills the program's group and
+    records the attempt as interrupted (exit 0); the next start runs the action again."""
+    run = simulator.sim.add_run(outcome="SUCCEEDED", number_of_samples=5, created_ago_seconds=1e4)
+    config = write_config(
+        dataframer={"base_url": simulator.url},
+        poll={"interval": "200ms"},
+        track={"runs": [run.id]},
+        routes=[{"statuses": ["SUCCEEDED"], "actions": [{"exec": _blocking_script(tmp_path)}]}],
+    )
+    first = start_daemon(config)
+    wait_for(lambda: _runs(tmp_path) == 1, what="the action to start")
+    assert first.terminate(timeout=60) == 0
+    assert first.count("actions_cut_short") == 1
+    pid = int((tmp_path / "runs.log").read_text().split()[0])
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), what="the program to die")
+    history = json.loads(cli("--config", str(config), "history", "--json", cwd=tmp_path).stdout)
+    (action,) = [e for e in history if e["kind"] == "action"]
+    assert action["status"] == "retrying"
+    assert action["last_error"] == "interrupted: the watcher stopped while the action ran"
+    second = start_daemon(config)
+    second.wait_event("action_done")
+    assert second.count("action_interrupted") == 0  # the stop recorded it already
+    assert second.terminate() == 0
+    assert _runs(tmp_path) == 2
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True

@@ -16,6 +16,7 @@ import contextvars
 import functools
 import os
 import random
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,6 +90,8 @@ class ActionRunner:
         self._rng = rng if rng is not None else random.Random()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._stopped = False
+        # Attempts since start, by outcome ("done", "failed", "dead"): what `once` reports.
+        self.tally: Counter[str] = Counter()
 
     def _ended(self, action_id: int, _: asyncio.Task[None]) -> None:
         self._running.pop(action_id, None)
@@ -196,6 +199,7 @@ class ActionRunner:
                 ActionAttempt(action.id, now, True, None, next_attempt_at=None)
             )
             if recorded:
+                self.tally["done"] += 1
                 log.info("action_done", attempts=attempts + 1)
             return
         self._fail(action, now, outcome.reason, attempts + 1, first or now)
@@ -218,6 +222,7 @@ class ActionRunner:
         self._store.record_action(
             ActionAttempt(action.id, now, False, reason, next_attempt_at=retry, dead=retry is None)
         )
+        self.tally["dead" if retry is None else "failed"] += 1
         if retry is None:
             log.warning("action_dead", attempts=failures, reason=reason)
             return False

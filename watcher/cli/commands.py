@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,17 @@ def failed_deliveries(drained: Tally, counts: dict[str, dict[str, int]]) -> str 
     return f"{failed} {noun} failed this run ({'; '.join(parts)}); see `history` for why"
 
 
+def failed_actions(tally: Mapping[str, int]) -> str | None:
+    """One line saying which actions failed in a `once` (None when none did)."""
+    failed, dead = tally.get("failed", 0), tally.get("dead", 0)
+    if not failed + dead:
+        return None
+    parts = [f"{failed} queued for retry"] if failed else []
+    parts += [f"{dead} dead-lettered"] if dead else []
+    noun = "action" if failed + dead == 1 else "actions"
+    return f"{failed + dead} {noun} failed this run ({', '.join(parts)}); see `history` for why"
+
+
 def _setup_logging(settings: Settings) -> None:
     configure(level=settings.log.level, fmt=settings.log.format)
 
@@ -96,9 +108,10 @@ def run(state: CliState) -> None:
 @main.command()
 @click.pass_obj
 def once(state: CliState) -> None:
-    """Run one full cycle (fetch, detect, record, deliver what is due) and exit.
+    """Run one full cycle (fetch, detect, record, deliver what is due, run the due
+    actions) and exit.
 
-    Exits 1 when a due delivery failed this run (it stays queued for the next retry).
+    Exits 1 when a due delivery or action failed this run (it stays queued for a retry).
     """
     from watcher.service.runtime import Runtime
 
@@ -109,7 +122,11 @@ def once(state: CliState) -> None:
         async with Runtime.open(settings) as runtime:
             with structlog.contextvars.bound_contextvars(tick=1):  # as `run` tags its ticks
                 _, drained = await runtime.cycle()
-            return failed_deliveries(drained, runtime.store.delivery_counts())
+            problems = [
+                failed_deliveries(drained, runtime.store.delivery_counts()),
+                failed_actions(runtime.actions.tally),
+            ]
+            return "; ".join(p for p in problems if p) or None
 
     with expected_errors():
         problem = run_async(cycle())
