@@ -99,7 +99,10 @@ def _sync_dir(path: Path) -> None:
 
 async def _save(storage: httpx.AsyncClient, url: str, target: Path, size: int | None) -> int:
     """Fetch `url` into `target` atomically; the bytes written. The URL is never logged or
-    put in a reason: its signature grants access to the file."""
+    put in a reason: its signature grants access to the file.
+
+    Hand-written (tempfile + fsync + os.replace + a synced directory): the libraries for
+    atomic writes are unmaintained or synchronous, and the stream is async here."""
     name = target.name
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
     written = 0

@@ -44,7 +44,10 @@ class ExecResult:
 
 
 async def _tail(stream: asyncio.StreamReader | None, totals: list[int], slot: int) -> bytes:
-    """Read a stream to its end, keeping its last OUTPUT_LIMIT bytes."""
+    """Read a stream to its end, keeping its last OUTPUT_LIMIT bytes.
+
+    Hand-written because `Process.communicate()` keeps all of the output in memory, and a
+    chatty action must not grow the daemon without bound."""
     kept = bytearray()
     if stream is None:
         return b""

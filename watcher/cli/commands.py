@@ -124,7 +124,7 @@ def once(state: CliState) -> None:
                 _, drained = await runtime.cycle()
             problems = [
                 failed_deliveries(drained, runtime.store.delivery_counts()),
-                failed_actions(runtime.actions.tally),
+                failed_actions(runtime.actions.tally if runtime.actions else {}),
             ]
             return "; ".join(p for p in problems if p) or None
 

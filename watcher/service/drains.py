@@ -43,7 +43,8 @@ class Drains:
         """
         if self._closed:
             return
-        self.rt.actions.kick()  # due actions run beside the sends, each in its own task
+        if self.rt.actions is not None:
+            self.rt.actions.kick()  # due actions run beside the sends, each in its own task
         self._tasks = {name: task for name, task in self._tasks.items() if not task.done()}
         try:
             due = self.rt.store.due_deliveries(self.rt.clock(), limit=1)
@@ -60,14 +61,16 @@ class Drains:
     def close(self) -> None:
         """Start no drain, nor action, from now on (shutdown); those running go on."""
         self._closed = True
-        self.rt.actions.stop()
+        if self.rt.actions is not None:
+            self.rt.actions.stop()
 
     async def finish(self) -> None:
         """Give each channel's sends in flight `delivery.timeout` plus a second (at most
         `STOP_GRACE`), and running actions `STOP_GRACE`; unacked sends stay pending in the
         outbox, and actions cut short are recorded as interrupted, for the next start."""
         running = {task for task in self._tasks.values() if not task.done()}
-        acting = asyncio.ensure_future(self.rt.actions.finish(STOP_GRACE))
+        actions = self.rt.actions
+        acting = asyncio.ensure_future(actions.finish(STOP_GRACE) if actions else asyncio.sleep(0))
         try:
             await self._finish_sends(running)
         finally:

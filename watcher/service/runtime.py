@@ -112,8 +112,9 @@ class Runtime:
     sender: Sender
     deliverer: Deliverer
     pipeline: Pipeline
-    actions: ActionRunner
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Always set by `open`; None only in a runtime assembled by hand with no actions to run.
+    actions: ActionRunner | None = None
 
     @classmethod
     @asynccontextmanager
@@ -179,7 +180,7 @@ class Runtime:
                 secrets=lambda: SCRUBBER.secrets,
                 concurrency=settings.delivery.concurrency,
             )
-            yield cls(settings, store, client, sender, deliverer, pipeline, actions, clock)
+            yield cls(settings, store, client, sender, deliverer, pipeline, clock, actions)
 
     def apply(self, settings: Settings) -> None:
         """Make `settings` the ones in force (a reload): the pipeline gets a new frozen policy,
@@ -189,7 +190,8 @@ class Runtime:
         self.pipeline.policy = tick_policy(settings)
         self.deliverer.update_channels(settings.channels)
         self.deliverer.policy = retry_policy(settings)
-        self.actions.policy = retry_policy(settings)
+        if self.actions is not None:
+            self.actions.policy = retry_policy(settings)
 
     async def drain_all(self, *, channels: Collection[str] | None = None) -> Tally:
         """Deliver everything due now (of `channels` only, if given); see `Deliverer.drain_due`."""
@@ -211,6 +213,8 @@ class Runtime:
         await self.check_key_if_unused()
         log.info("tick", **tick.as_log())
         self.pipeline.release()
+        if self.actions is None:
+            return tick, await self.drain_all()
         acting = asyncio.ensure_future(self.actions.run_due())
         try:
             drained = await self.drain_all()
