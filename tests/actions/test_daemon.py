@@ -183,3 +183,40 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_a_slow_action_holds_back_neither_polls_nor_sends(
+    tmp_path: Path,
+    simulator: SimulatorServer,
+    webhook: WebhookSink,
+    write_config: Callable[..., Path],
+    start_daemon: Callable[..., DaemonProcess],
+) -> None:
+    """While one run's action blocks, another run's finish is seen and alerted."""
+    slow = simulator.sim.add_run(outcome="SUCCEEDED", number_of_samples=5, created_ago_seconds=1e4)
+    other = simulator.sim.add_run(outcome="FAILED", processing_seconds=3600)
+    config = write_config(
+        dataframer={"base_url": simulator.url},
+        poll={"interval": "200ms"},
+        track={"runs": [slow.id, other.id]},
+        channels={"hook": webhook.url()},
+        routes=[
+            {"statuses": ["SUCCEEDED"], "actions": [{"exec": _blocking_script(tmp_path)}]},
+            {"statuses": ["FAILED"], "channels": ["hook"]},
+        ],
+    )
+    daemon = start_daemon(config)
+    try:
+        wait_for(lambda: _runs(tmp_path) == 1, what="the slow action to start")
+        simulator.sim.force_status(other.id, "FAILED")
+        wait_for(lambda: webhook.run_ids() == [other.id], what="the other run's alert")
+        assert not (tmp_path / "release").exists()  # the action was blocked all along
+        assert _runs(tmp_path) == 1
+    finally:
+        (tmp_path / "release").touch()
+    daemon.wait_event("action_done")
+    assert daemon.terminate() == 0
+    history = json.loads(cli("--config", str(config), "history", "--json", cwd=tmp_path).stdout)
+    (action,) = [e for e in history if e["kind"] == "action"]
+    assert (action["action"], action["status"]) == (f"exec {sys.executable}", "done")
+    assert action["run_ids"] == [slow.id]
