@@ -1,5 +1,7 @@
 """One poll tick, stage by stage: fetch -> detect -> assess -> route -> record.
 
+The routes' actions on finished runs are planned beside the intents and recorded with them.
+
 Delivery (deliver -> ack) drains the outbox separately, so a slow channel never delays polling.
 A tick decides with a frozen `TickPolicy` (routes, channel names, discovery, grouping, stuck
 runs), never with the whole settings; a config reload hands the pipeline a new one between two
@@ -17,12 +19,21 @@ from datetime import datetime
 
 import structlog
 
+from watcher.actions.plan import ActionRule, plan_actions
 from watcher.api import DataframerClient
 from watcher.assess import Thresholds, assess_all
 from watcher.detect import detect
 from watcher.discover import DiscoveryFilter
 from watcher.errors import ApiError, StateConflict
-from watcher.events import Event, EventKind, MessageLimits, Notification, Snapshot, TickRecord
+from watcher.events import (
+    Event,
+    EventKind,
+    MessageLimits,
+    Notification,
+    PlannedAction,
+    Snapshot,
+    TickRecord,
+)
 from watcher.fetch import FetchReport, enrich, is_active, observe, reread
 from watcher.hold import Decision, DigestPolicy, hold, silencing
 from watcher.models import KNOWN_STATUSES
@@ -48,7 +59,7 @@ class TickPolicy:
     each channel's titles and bodies may be (what its services accept), the quality and
     cost thresholds that flag an alert (`alerts.failure_rate_above`, `alerts.cost_above`),
     how a channel's bursts are paced (`alerts.digest`), and when a run is stuck
-    (`alerts.stuck`; None: never)."""
+    (`alerts.stuck`; None: never), and the routes whose actions run on finished runs."""
 
     routes: tuple[RouteRule, ...]
     channels: tuple[str, ...]
@@ -62,6 +73,8 @@ class TickPolicy:
     # The kinds discovery reads (`track.kinds`) and which new jobs it tracks (`track.filter`).
     track_kinds: tuple[str, ...] = ("run",)
     track_filter: DiscoveryFilter = field(default_factory=DiscoveryFilter)
+    # The routes again, when any has actions (else empty: no action is ever planned).
+    action_routes: tuple[ActionRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class TickSummary:
     stuck: int = 0  # STUCK alerts this tick, reminders included (not transitions)
     # The same changes by (kind, new status), for the metrics' kind label.
     kind_transitions: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    actions: int = 0  # actions queued (`routes[].actions`), muted ones left out
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
@@ -156,10 +170,17 @@ class Pipeline:
         events = assess_all(await self._enriched(detection.events), policy.thresholds)
         events += stuck_events
         intents = route(events, policy.routes, policy.channels, now=now)
+        wants_actions = bool(policy.action_routes) and any(e.alert for e in events)
+        mutes = self.store.mutes(now) if intents or wants_actions else ()
+        actions = (
+            plan_actions(events, policy.action_routes, mutes=mutes, now=now)
+            if wants_actions
+            else ()
+        )
         decision = hold(
             events,
             intents,
-            mutes=self.store.mutes(now) if intents else (),
+            mutes=mutes,
             windows=self.store.digest_windows() if intents and policy.digest else {},
             digest=policy.digest,
             now=now,
@@ -185,9 +206,11 @@ class Pipeline:
                 held=decision.held,
                 suppressed=decision.suppressed,
                 windows=decision.windows,
+                actions=actions,
             )
         )
         _log_decision(events, decision)
+        _log_actions(events, actions)
         channels_of: dict[int, list[str]] = {}
         for intent in intents:
             channels_of.setdefault(intent.event_index, []).append(intent.channel)
@@ -213,6 +236,7 @@ class Pipeline:
             transitions=dict(Counter(status for _, status in changes)),
             kind_transitions=dict(Counter(changes)),
             stuck=len(stuck_events),
+            actions=sum(1 for a in actions if a.muted_by is None),
         )
 
     def release(self) -> int:
@@ -334,6 +358,15 @@ def _log_decision(events: tuple[Event, ...], decision: Decision) -> None:
             channel=quiet.intent.channel,
             mute=quiet.mute_id,
         )
+
+
+def _log_actions(events: tuple[Event, ...], actions: tuple[PlannedAction, ...]) -> None:
+    for action in actions:
+        run_id = events[action.event_index].run_id
+        if action.muted_by is None:
+            log.info("action_queued", run_id=run_id, action=action.label)
+        else:
+            log.info("action_suppressed", run_id=run_id, action=action.label, mute=action.muted_by)
 
 
 def _log_unstuck(
