@@ -113,3 +113,25 @@ def test_check_config_shows_actions_as_given_and_warns_when_they_cannot_run(
     assert "routes[0].actions[0].exec: 'no-such-program-xyz' is not an executable" in done.stderr
     settings = load_settings(write(tmp_path, text), environ=KEY)
     assert len([w for w in config_warnings(settings) if "actions" in w]) == 2
+
+
+def test_a_download_on_kinds_without_files_is_warned_about(tmp_path: Path) -> None:
+    """Evaluations and red-team runs produce no files: a download on a route only for them
+    saves nothing, and check-config says so; a route that also takes anonymization runs (or
+    any kind) is not warned about."""
+    text = (
+        "routes:\n  - kinds: [evaluation, red-team]\n    actions:\n      - download: out\n"
+        "  - kinds: [red_team, anonymization]\n    actions:\n      - download: out\n"
+        "  - actions:\n      - download: out\n"
+    )
+    done = check_config(tmp_path, text, **KEY)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "routes[0].actions[0].download: this route matches only evaluations and red-team runs,"
+        " which have no files, so it saves nothing" in done.stderr
+    )
+    settings = load_settings(write(tmp_path, text), environ=KEY)
+    assert [w for w in config_warnings(settings) if "download" in w] == [
+        "routes[0].actions[0].download: this route matches only evaluations and red-team runs,"
+        " which have no files, so it saves nothing"
+    ]

@@ -22,17 +22,16 @@ import os
 import tempfile
 from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
 
 import httpx
 import pydantic
 
 from watcher.api import DataframerClient, transport_reason
 from watcher.errors import ApiError
+from watcher.kinds import kind_info
 from watcher.models import GeneratedFile, Job
 
 __all__ = [
-    "FILE_ENDPOINTS",
     "DownloadFailed",
     "download_run",
     "has_files",
@@ -40,18 +39,11 @@ __all__ = [
     "target_path",
 ]
 
-# Where each kind's files are asked for, by the job's API id (the official SDK's paths: an
-# anonymization run's `anonymized_files` are its generated files, `watcher.models`); a kind
-# not named here produces no files, so has none to download.
-FILE_ENDPOINTS = {
-    "run": "/api/dataframer/runs/{id}/files/{file_id}/download/",
-    "anonymization": "/api/dataframer/anonymization-runs/{id}/files/{file_id}/download/",
-}
-
 
 def has_files(kind: str) -> bool:
-    """Whether jobs of `kind` produce files to download (generation and anonymization runs)."""
-    return kind in FILE_ENDPOINTS
+    """Whether jobs of `kind` produce files to download: generation and anonymization runs
+    (`watcher.kinds` says, with each kind's file endpoint, the official SDK's paths)."""
+    return kind_info(kind).files
 
 
 class DownloadFailed(Exception):
@@ -94,9 +86,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 async def _link(api: DataframerClient, job: Job, file: GeneratedFile) -> str:
-    endpoint = FILE_ENDPOINTS[job.kind].format(
-        id=quote(job.id, safe=""), file_id=quote(str(file.id))
-    )
+    endpoint = kind_info(job.kind).file_path(job.id, str(file.id))  # by its API id
     try:
         body = await api.get_path(endpoint)
         url = _Link.model_validate_json(body).download_url

@@ -19,6 +19,7 @@ from pydantic import field_validator, model_validator
 from watcher.config.durations import Duration, within
 from watcher.config.sections import HOUR, Section
 from watcher.config.values import kind_of
+from watcher.kinds import kind_info
 
 __all__ = ["DEFAULT_ACTION_TIMEOUT", "MAX_ACTION_TIMEOUT", "ActionConfig", "action_warnings"]
 
@@ -100,7 +101,8 @@ class ActionConfig(Section):
 
 def action_warnings(routes: list[Any]) -> list[str]:
     """Actions that are valid but cannot do what they say: on a route that only matches
-    STUCK alerts (actions run for finished runs only), or a program not found on PATH."""
+    STUCK alerts (actions run for finished runs only), a program not found on PATH, or a
+    download on a route whose `kinds` have no files (evaluations, red-team runs)."""
     found: list[str] = []
     for index, route in enumerate(routes):
         actions: list[ActionConfig] = route.actions
@@ -111,7 +113,15 @@ def action_warnings(routes: list[Any]) -> list[str]:
                 f"routes[{index}].actions: this route matches only STUCK alerts, and actions"
                 " run only when a run finishes (SUCCEEDED, FAILED, CANCELED), so they never run"
             )
+        kinds: list[str] | None = route.kinds
+        fileless = kinds is not None and not any(kind_info(kind).files for kind in kinds)
         for nth, action in enumerate(actions):
+            if action.download is not None and fileless:
+                nouns = " and ".join(f"{kind_info(kind).noun}s" for kind in kinds or ())
+                found.append(
+                    f"routes[{index}].actions[{nth}].download: this route matches only {nouns},"
+                    " which have no files, so it saves nothing"
+                )
             program = action.exec[0] if action.exec else None
             if program is not None and shutil.which(program) is None:
                 found.append(
