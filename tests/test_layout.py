@@ -28,6 +28,7 @@ PURE_STAGES = (
     "watcher.render",
     "watcher.ops",
     "watcher.wait",
+    "watcher.actions.plan",
 )
 # What a pure stage may import: its own values and the standard library's pure parts.
 IO_LIBRARIES = ("httpx", "apprise", "sqlite3", "socket", "apscheduler", "structlog", "asyncio")

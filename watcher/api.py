@@ -259,6 +259,11 @@ class DataframerClient:
             raise BadResponse(f"asked {self.base_url} for {kind.noun} {key} and got {job.ref}")
         return job
 
+    async def get_path(self, path: str) -> bytes:
+        """An authenticated GET of an API path (such as a file's download endpoint): its
+        body, with the errors of every other read."""
+        return await self._get(path)
+
     async def check_key(self) -> None:
         """Raise Unauthorized if the API refuses the key; any other answer is not our concern.
 

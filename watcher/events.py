@@ -232,6 +232,20 @@ class Notification:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """An action a route asks for on one finished run's alert (by index into the tick's
+    events): `spec` is what the outbox keeps to run it (`exec` argv and `timeout`, or
+    `download` DIR), `run_kind` the job kind; `muted_by` the mute that suppresses it."""
+
+    event_index: int
+    kind: str  # "exec" or "download"
+    spec: Mapping[str, object]
+    label: str
+    run_kind: str = "run"
+    muted_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TickRecord:
     """Everything one tick writes, in ONE transaction (the transactional outbox)."""
 
@@ -246,6 +260,8 @@ class TickRecord:
     held: tuple[Held, ...] = ()
     suppressed: tuple[Suppressed, ...] = ()
     windows: Mapping[str, Window] = field(default_factory=dict)
+    # The routes' actions on finished runs, queued beside the deliveries (`watcher.actions`).
+    actions: tuple[PlannedAction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,10 +35,19 @@ class Kind:
     progress: bool
     one: TypeAdapter[Job]
     many: TypeAdapter[list[Job]]
+    # Whether its jobs produce files (`generated_files`), each served through a presigned URL
+    # its download endpoint gives (`file_path`): what a `download` action saves.
+    files: bool = False
 
     def detail_path(self, job_id: str) -> str:
         """Where one job's status is read."""
         return f"{self.collection}{quote(job_id, safe='')}/{self.detail_suffix}"
+
+    def file_path(self, job_id: str, file_id: str) -> str:
+        """Where one of a job's files is asked for (the answer holds its presigned URL)."""
+        return (
+            f"{self.collection}{quote(job_id, safe='')}/files/{quote(file_id, safe='')}/download/"
+        )
 
     @property
     def list_path(self) -> str:
@@ -55,6 +64,7 @@ def _kind(
     listed: bool,
     noun: str,
     progress: bool = False,
+    files: bool = False,
 ) -> Kind:
     return Kind(
         name,
@@ -66,13 +76,14 @@ def _kind(
         progress,
         TypeAdapter(model),
         TypeAdapter(list[model]),  # type: ignore[valid-type]
+        files,
     )
 
 
 KIND_TABLE: dict[str, Kind] = {
     k.name: k
     for k in (
-        _kind("run", Run, "runs/", listed=True, noun="run", progress=True),
+        _kind("run", Run, "runs/", listed=True, noun="run", progress=True, files=True),
         _kind("evaluation", Evaluation, "evaluations/", listed=False, noun="evaluation"),
         _kind(
             "red_team",
@@ -88,6 +99,7 @@ KIND_TABLE: dict[str, Kind] = {
             "anonymization-runs/",
             listed=True,
             noun="anonymization",
+            files=True,  # its `anonymized_files` (`watcher.models.AnonymizationRun`)
         ),
     )
 }

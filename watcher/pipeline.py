@@ -1,5 +1,7 @@
 """One poll tick, stage by stage: fetch -> detect -> assess -> route -> record.
 
+The routes' actions on finished runs are planned beside the intents and recorded with them.
+
 Delivery (deliver -> ack) drains the outbox separately, so a slow channel never delays polling.
 A tick decides with a frozen `TickPolicy` (routes, channel names, discovery, grouping, stuck
 runs), never with the whole settings; a config reload hands the pipeline a new one between two
@@ -17,6 +19,7 @@ from datetime import datetime
 
 import structlog
 
+from watcher.actions.plan import ActionRule, plan_actions
 from watcher.api import DataframerClient
 from watcher.assess import Thresholds, assess_all
 from watcher.detect import detect
@@ -42,7 +45,7 @@ from watcher.state.alerts import HeldAlert, Release
 from watcher.state.record import baseline_key
 from watcher.stuck import StuckRules, candidates, decide, is_due, observed_view
 from watcher.templates import BUILTIN, Templates
-from watcher.ticklog import log_decision, log_event, log_notes, log_unstuck
+from watcher.ticklog import log_actions, log_decision, log_event, log_notes, log_unstuck
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -58,7 +61,7 @@ class TickPolicy:
     each channel's titles and bodies may be (what its services accept), the quality and
     cost thresholds that flag an alert (`alerts.failure_rate_above`, `alerts.cost_above`),
     how a channel's bursts are paced (`alerts.digest`), and when a run is stuck
-    (`alerts.stuck`; None: never)."""
+    (`alerts.stuck`; None: never), and the routes whose actions run on finished runs."""
 
     routes: tuple[RouteRule, ...]
     channels: tuple[str, ...]
@@ -74,6 +77,8 @@ class TickPolicy:
     track_kinds: tuple[str, ...] = ("run",)
     track_filter: DiscoveryFilter = field(default_factory=DiscoveryFilter)
     slow_below: float | None = None  # alerts.slow_below (None: no run is ever slow)
+    # The routes again, when any has actions (else empty: no action is ever planned).
+    action_routes: tuple[ActionRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class TickSummary:
     plan: str | None = None  # how explicit runs were read: "list" or "each" (`watcher.plan`)
     listed: int = 0  # list items read (the read stops early once past what it needs)
     parsed: int = 0  # of which parsed fully (new or changed)
+    actions: int = 0  # actions queued (`routes[].actions`), muted ones left out
 
     def as_log(self) -> dict[str, object]:
         """The fields of the tick summary log line."""
@@ -194,10 +200,17 @@ class Pipeline:
         events = assess_all(await self._enriched(detection.events), policy.thresholds)
         events += stuck_events + self._slow(policy.slow_below, written, now)
         intents = route(events, policy.routes, policy.channels, now=now)
+        wants_actions = bool(policy.action_routes) and any(e.alert for e in events)
+        mutes = self.store.mutes(now) if intents or wants_actions else ()
+        actions = (
+            plan_actions(events, policy.action_routes, mutes=mutes, now=now)
+            if wants_actions
+            else ()
+        )
         decision = hold(
             events,
             intents,
-            mutes=self.store.mutes(now) if intents else (),
+            mutes=mutes,
             windows=self.store.digest_windows() if intents and policy.digest else {},
             digest=policy.digest,
             now=now,
@@ -223,9 +236,11 @@ class Pipeline:
                 held=decision.held,
                 suppressed=decision.suppressed,
                 windows=decision.windows,
+                actions=actions,
             )
         )
         log_decision(events, decision)
+        log_actions(events, actions)
         channels_of: dict[int, list[str]] = {}
         for intent in intents:
             channels_of.setdefault(intent.event_index, []).append(intent.channel)
@@ -261,6 +276,7 @@ class Pipeline:
             plan=None if report.plan is None else str(report.plan),
             listed=sum(result.items for result in report.scans.values()),
             parsed=sum(result.parsed for result in report.scans.values()),
+            actions=sum(1 for a in actions if a.muted_by is None),
         )
 
     def release(self) -> int:

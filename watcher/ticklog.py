@@ -9,12 +9,12 @@ from datetime import datetime
 
 import structlog
 
-from watcher.events import Event, EventKind, Notification, Snapshot
+from watcher.events import Event, EventKind, Notification, PlannedAction, Snapshot
 from watcher.hold import Decision
 from watcher.models import KNOWN_STATUSES
 from watcher.stuck import stall_of
 
-__all__ = ["log_decision", "log_event", "log_notes", "log_unstuck"]
+__all__ = ["log_actions", "log_decision", "log_event", "log_notes", "log_unstuck"]
 
 log = structlog.get_logger("watcher.pipeline")
 
@@ -62,6 +62,16 @@ def log_decision(events: tuple[Event, ...], decision: Decision) -> None:
             channel=quiet.intent.channel,
             mute=quiet.mute_id,
         )
+
+
+def log_actions(events: tuple[Event, ...], actions: tuple[PlannedAction, ...]) -> None:
+    """One line per action queued, or suppressed by a mute."""
+    for action in actions:
+        run_id = events[action.event_index].run_id
+        if action.muted_by is None:
+            log.info("action_queued", run_id=run_id, action=action.label)
+        else:
+            log.info("action_suppressed", run_id=run_id, action=action.label, mute=action.muted_by)
 
 
 def log_unstuck(before: Mapping[str, Snapshot], after: tuple[Snapshot, ...], now: datetime) -> None:

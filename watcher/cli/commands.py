@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,17 @@ def failed_deliveries(drained: Tally, counts: dict[str, dict[str, int]]) -> str 
     return f"{failed} {noun} failed this run ({'; '.join(parts)}); see `history` for why"
 
 
+def failed_actions(tally: Mapping[str, int]) -> str | None:
+    """One line saying which actions failed in a `once` (None when none did)."""
+    failed, dead = tally.get("failed", 0), tally.get("dead", 0)
+    if not failed + dead:
+        return None
+    parts = [f"{failed} queued for retry"] if failed else []
+    parts += [f"{dead} dead-lettered"] if dead else []
+    noun = "action" if failed + dead == 1 else "actions"
+    return f"{failed + dead} {noun} failed this run ({', '.join(parts)}); see `history` for why"
+
+
 def _setup_logging(settings: Settings) -> None:
     configure(level=settings.log.level, fmt=settings.log.format)
 
@@ -97,9 +109,10 @@ def run(state: CliState) -> None:
 @main.command()
 @click.pass_obj
 def once(state: CliState) -> None:
-    """Run one full cycle (fetch, detect, record, deliver what is due) and exit.
+    """Run one full cycle (fetch, detect, record, deliver what is due, run the due
+    actions) and exit.
 
-    Exits 1 when a due delivery failed this run (it stays queued for the next retry).
+    Exits 1 when a due delivery or action failed this run (it stays queued for a retry).
     """
     from watcher.service.runtime import Runtime
 
@@ -110,7 +123,11 @@ def once(state: CliState) -> None:
         async with Runtime.open(settings) as runtime:
             with structlog.contextvars.bound_contextvars(tick=1):  # as `run` tags its ticks
                 _, drained = await runtime.cycle()
-            return failed_deliveries(drained, runtime.store.delivery_counts())
+            problems = [
+                failed_deliveries(drained, runtime.store.delivery_counts()),
+                failed_actions(runtime.actions.tally if runtime.actions else {}),
+            ]
+            return "; ".join(p for p in problems if p) or None
 
     with expected_errors():
         problem = run_async(cycle())
@@ -188,8 +205,8 @@ def status(
     state: CliState, active: bool, statuses: tuple[str, ...], limit: int | None, as_json: bool
 ) -> None:
     """The tracked runs of every kind, newest first: id, spec, status, since, samples, cost,
-    last polled (and the kind, once one other than a generation run is watched); and
-    deliveries per channel.
+    last polled (and the kind, once one other than a generation run is watched); deliveries
+    per channel, and actions (done, pending, retrying, dead).
 
     Without a filter: every active run and the 20 newest finished ones, with a count of the
     rest (--json lists every run).
@@ -208,8 +225,8 @@ def status(
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_obj
 def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> None:
-    """Transitions and deliveries (with every attempt), newest first; RUN_ID (a bare id, or
-    evaluation:ID, red-team:ID, anonymization:ID) keeps those of one run."""
+    """Transitions, deliveries and actions (with every attempt), newest first; RUN_ID (a bare
+    id, or evaluation:ID, red-team:ID, anonymization:ID) keeps those of one run."""
     from watcher.cli.views import history_data, history_text
 
     with expected_errors():
@@ -218,10 +235,14 @@ def history(state: CliState, run_id: str | None, as_json: bool, limit: int) -> N
 
 
 @main.command()
-@click.option("--channel", default=None, help="Only requeue this channel's deliveries.")
+@click.option(
+    "--channel",
+    default=None,
+    help="Only requeue this channel's deliveries (without it, dead actions are requeued too).",
+)
 @click.pass_obj
 def redeliver(state: CliState, channel: str | None) -> None:
-    """Requeue dead-lettered deliveries (they go out on the daemon's next delivery pass)."""
+    """Requeue dead-lettered deliveries and actions (the daemon's next pass retries them)."""
     from watcher.cli.tracking import redeliver_dead
 
     with expected_errors():

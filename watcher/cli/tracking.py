@@ -27,7 +27,8 @@ def track_runs(settings: Settings, run_ids: Sequence[str], *, track: bool) -> li
 
 
 def redeliver_dead(settings: Settings, channel: str | None) -> list[str]:
-    """Requeue dead deliveries (all, or one channel's); the lines to print.
+    """Requeue dead deliveries (all, or one channel's) and, without a channel, dead
+    actions; the lines to print.
 
     A channel no longer in the config cannot take them (they would die again at once): its
     dead deliveries stay, and the lines say so.
@@ -44,7 +45,11 @@ def redeliver_dead(settings: Settings, channel: str | None) -> list[str]:
         wanted = channel_argument(settings, channel)
         targets = [wanted] if wanted is not None else sorted(settings.channels)
         count = 0 if store is None else store.redeliver(utcnow(), channels=targets)
+        # Dead actions belong to no channel: requeued by a redeliver that names none.
+        acts = 0 if store is None or channel is not None else store.requeue_dead_actions(utcnow())
     lines = [f"requeued {_deliveries(count)}"]
+    if acts:
+        lines.append(f"requeued {acts} dead action{'' if acts == 1 else 's'}")
     if channel is None:
         lines += [
             f"{_deliveries(n)} for channel {name!r} {'stays' if n == 1 else 'stay'} dead:"

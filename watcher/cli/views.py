@@ -84,7 +84,7 @@ def status_data(settings: Settings, wanted: StatusFilter | None = None) -> dict[
     state = str(settings.state.path.absolute())  # the operator may run it from anywhere
     with state_file(settings) as store:
         if store is None:
-            empty: dict[str, Any] = {"state": state, "runs": [], "deliveries": {}}
+            empty: dict[str, Any] = {"state": state, "runs": [], "deliveries": {}, "actions": {}}
             return {**empty, "removed_channels": [], "not_shown": {}}
         if wanted.default and not wanted.everything:
             rows = store.status_rows(finished=False)
@@ -106,6 +106,7 @@ def status_data(settings: Settings, wanted: StatusFilter | None = None) -> dict[
         return {
             "state": state,
             "runs": [{**_row(row), "eta": etas.get(row.run_id)} for row in rows],
+            "actions": store.action_counts(),
             "not_shown": {label: n for label, n in sorted(not_shown.items()) if n > 0},
             "deliveries": deliveries,
             # Channels the outbox knows that the config no longer has: nothing reaches them.
@@ -206,6 +207,14 @@ def status_text(data: dict[str, Any]) -> str:
                 parts += f", {counts['held']} held (quiet hours or a digest)"
             note = " (no longer configured: its dead deliveries cannot be redelivered)"
             lines.append(f"  {channel}: {parts}{note if channel in removed else ''}")
+    actions = data.get("actions") or {}
+    if any(actions.values()):
+        parts = ", ".join(
+            f"{actions.get(k, 0)} {k}" for k in ("done", "pending", "retrying", "dead")
+        )
+        if actions.get("suppressed"):
+            parts += f", {actions['suppressed']} suppressed (muted)"
+        lines.extend(["", f"actions: {parts}"])
     return "\n".join(lines)
 
 
@@ -219,6 +228,18 @@ def _entry(entry: HistoryEntry) -> dict[str, Any]:
             from_status=entry.from_status,
             to_status=entry.to_status,
             alert=entry.alert,
+        )
+    elif entry.kind == "action":
+        data.update(
+            action=entry.action,
+            status=entry.status,
+            attempts=entry.attempts,
+            last_error=entry.last_error,
+            why=entry.why,
+            finished_at=_iso(entry.finished_at),
+            attempt_log=[
+                {"at": _iso(a.at), "ok": a.ok, "reason": a.reason} for a in entry.attempt_log
+            ],
         )
     elif entry.kind == "alert":
         data.update(
@@ -268,6 +289,9 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
         if entry["kind"] == "alert":
             lines.append(f"{at}  alert to {entry['channel']}: {_alert_state(entry)}  runs: {runs}")
             continue
+        if entry["kind"] == "action":
+            lines.extend(_action_lines(at, entry))
+            continue
         lines.append(
             f"{at}  delivery #{entry['id']} to {entry['channel']}: {entry['status']} "
             f"after {entry['attempts']} attempt(s)  runs: {runs}"
@@ -278,6 +302,22 @@ def history_text(entries: list[dict[str, Any]], run_id: str | None = None) -> st
         if entry["status"] == "dead" and entry["last_error"]:
             lines.append(f"    given up: {entry['last_error']}")
     return "\n".join(lines)
+
+
+def _action_lines(at: str, entry: dict[str, Any]) -> list[str]:
+    """An action, its outcome in words, and a line per attempt beneath it."""
+    run = entry["run_ids"][0]
+    if entry["status"] == "suppressed":
+        outcome = f"suppressed by mute {entry['why']}, never run"
+    else:
+        outcome = f"{entry['status']} after {entry['attempts']} attempt(s)"
+    lines = [f"{at}  action #{entry['id']} {entry['action']}: {outcome}  run: {run}"]
+    for attempt in entry["attempt_log"]:
+        result = "ok" if attempt["ok"] else f"failed: {attempt['reason']}"
+        lines.append(f"    {attempt['at'][:19].replace('T', ' ')}  {result}")
+    if entry["status"] == "dead" and entry["last_error"]:
+        lines.append(f"    given up: {entry['last_error']}")
+    return lines
 
 
 def _alert_state(entry: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from watcher import run_refs
+from watcher.config.actions import ActionConfig
 from watcher.config.durations import Duration, within
 from watcher.config.sections import DAY, HOUR, Section
 from watcher.config.values import ROUTE_STATUS_ORDER, channel_key, name_list, status_set
@@ -119,13 +120,14 @@ class Route(Section):
     the dataset name), `kinds`, and `flags` (it carries one of them). Routes are read in
     order; every matching route adds its channels, until a matching route with `stop` ends
     the reading. `template` names one under `templates:`; `quiet_hours` holds the route's
-    alerts while the window is open.
+    alerts while the window is open; `actions` run when it matches a finished run.
     """
 
     statuses: Annotated[frozenset[str], BeforeValidator(status_set)] = frozenset(
         s for s in ROUTE_STATUS_ORDER if s not in ("STUCK", "SLOW")
     )
-    channels: Annotated[list[str], name_list("channel", spelling=channel_key)]
+    # Required, but may be left out (or empty) on a route that only runs actions.
+    channels: Annotated[list[str], name_list("channel", spelling=channel_key, empty_ok=True)]
     specs: Annotated[list[str] | None, name_list("spec pattern")] = None
     creators: Annotated[list[str] | None, name_list("creator pattern")] = None
     datasets: Annotated[list[str] | None, name_list("dataset pattern")] = None
@@ -134,6 +136,20 @@ class Route(Section):
     template: str | None = None
     quiet_hours: QuietHours | None = None
     stop: bool = False
+    actions: list[ActionConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _actions_alone(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("actions") and data.get("channels") is None:
+            return {**data, "channels": []}
+        return data
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Route:
+        if not self.channels and not self.actions:
+            raise ValueError("a route needs channels, actions, or both")
+        return self
 
     @field_serializer("statuses")
     def _ordered_statuses(self, statuses: frozenset[str]) -> list[str]:

@@ -129,10 +129,25 @@ def redacted_config(settings: Settings) -> dict[str, Any]:
     }
     # A route shows what it was given: its optional filters left out read as "any".
     data["routes"] = [
-        {key: value for key, value in route.items() if value is not None and value is not False}
+        {
+            key: value
+            for key, value in route.items()
+            if value is not None and value is not False and value != []
+        }
         for route in data["routes"]
     ]
+    for route in data["routes"]:
+        if "actions" in route:
+            route["actions"] = [_shown_action(a, settings) for a in route["actions"]]
     return data
+
+
+def _shown_action(action: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """An action as given (its unused keys left out), a secret in its arguments masked."""
+    shown = {key: value for key, value in action.items() if value is not None}
+    if "exec" in shown:
+        shown["exec"] = [redact_text(arg, settings.substituted_values) for arg in shown["exec"]]
+    return shown
 
 
 def render_config_yaml(settings: Settings) -> str:

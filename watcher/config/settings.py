@@ -16,6 +16,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from watcher.config.actions import action_warnings
 from watcher.config.alerting import (
     AlertsConfig,
     OpsConfig,
@@ -209,6 +210,7 @@ def _load_warnings(settings: Settings, context: LoadContext) -> list[str]:
             if name not in routed
         )
     found.extend(route_warnings(settings.routes, settings.alerts))
+    found.extend(action_warnings(settings.routes))
     if context.expand_channels:  # the URLs as apprise reads them (not ${VAR} placeholders)
         found.extend(_unsent_parameter_warnings(settings))
     found.extend(_reach_warnings(settings))

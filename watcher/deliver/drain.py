@@ -26,7 +26,7 @@ import hashlib
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import structlog
@@ -119,11 +119,8 @@ def plan_after_failure(
 ) -> Attempt:
     """The attempt to record for a failed send: retry after the backoff, or dead once the
     first try is `policy.horizon` old. `delivered_to` are the keys of the URLs that have it."""
-    first = delivery.first_attempt_at or now
-    dead = (now - first).total_seconds() >= policy.horizon
-    next_attempt_at = None
-    if not dead:
-        next_attempt_at = now + timedelta(seconds=policy.delay(delivery.attempts + 1, rng))
+    next_attempt_at = policy.retry_at(delivery.first_attempt_at, delivery.attempts + 1, now, rng)
+    dead = next_attempt_at is None
     return Attempt(
         delivery_id=delivery.id,
         at=now,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 __all__ = [
     "MAX_POLL_DELAY",
@@ -79,6 +80,17 @@ class RetryPolicy:
     def delay(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after `failures` failed tries (jittered)."""
         return jittered(exponential(failures, initial=self.initial, cap=self.cap), rng)
+
+    def retry_at(
+        self, first_attempt_at: datetime | None, failures: int, now: datetime, rng: random.Random
+    ) -> datetime | None:
+        """When to try again after `failures` failed tries (this one at `now` included), or
+        None once the first try is `horizon` old: give up (dead-letter). Deliveries and
+        actions both retry by this one rule."""
+        first = first_attempt_at or now
+        if (now - first).total_seconds() >= self.horizon:
+            return None
+        return now + timedelta(seconds=self.delay(failures, rng))
 
 
 def _seconds(value: float) -> str:

@@ -2,7 +2,8 @@
 
 A channel that hangs (each send waits up to `delivery.timeout`) holds only its own task, so
 the other channels' new alerts go out meanwhile. The daemon's one-second delivery job and a
-tick that queued alerts call `kick`; the stop calls `close`, then `finish`.
+tick that queued alerts call `kick`, which starts the due actions too
+(`watcher.actions.runner`); the stop calls `close`, then `finish`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Drains:
         """
         if self._closed:
             return
+        if self.rt.actions is not None:
+            self.rt.actions.kick()  # due actions run beside the sends, each in its own task
         self._tasks = {name: task for name, task in self._tasks.items() if not task.done()}
         try:
             due = self.rt.store.due_deliveries(self.rt.clock(), limit=1)
@@ -56,13 +59,24 @@ class Drains:
                 )
 
     def close(self) -> None:
-        """Start no drain from now on (shutdown); those running go on."""
+        """Start no drain, nor action, from now on (shutdown); those running go on."""
         self._closed = True
+        if self.rt.actions is not None:
+            self.rt.actions.stop()
 
     async def finish(self) -> None:
         """Give each channel's sends in flight `delivery.timeout` plus a second (at most
-        `STOP_GRACE`); unacked sends stay pending in the outbox for the next start."""
+        `STOP_GRACE`), and running actions `STOP_GRACE`; unacked sends stay pending in the
+        outbox, and actions cut short are recorded as interrupted, for the next start."""
         running = {task for task in self._tasks.values() if not task.done()}
+        actions = self.rt.actions
+        acting = asyncio.ensure_future(actions.finish(STOP_GRACE) if actions else asyncio.sleep(0))
+        try:
+            await self._finish_sends(running)
+        finally:
+            await acting
+
+    async def _finish_sends(self, running: set[asyncio.Task[None]]) -> None:
         if not running:
             return
         grace = min(STOP_GRACE, self.rt.settings.delivery.timeout + 1)

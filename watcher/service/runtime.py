@@ -1,13 +1,15 @@
 """Assembly: build the pipeline's parts from one Settings object, and run one full cycle.
 
 `Runtime.open` is the one owner of the parts' lifetimes: inside the running loop it opens the
-state file, the API client and the sender in one `async with`, and closes them there, in
-reverse order, whatever failed. `run` (the daemon), `once` and `demo` use it, so they can never
-wire things differently; `test-notify` takes only its sender, from `open_sender`.
+state file, the API client, the sender and the actions' file client in one `async with`,
+and closes them there, in reverse order, whatever failed. `run` (the daemon), `once` and
+`demo` use it, so they can never wire things differently; `test-notify` takes only its
+sender, from `open_sender`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AsyncExitStack, asynccontextmanager, closing
@@ -18,6 +20,9 @@ from typing import Protocol
 import httpx
 import structlog
 
+from watcher import __version__
+from watcher.actions.download import storage_client
+from watcher.actions.runner import ActionRunner
 from watcher.api import DataframerClient
 from watcher.assess import Thresholds
 from watcher.clock import utcnow
@@ -78,6 +83,7 @@ def tick_policy(settings: Settings) -> TickPolicy:
             {name: t.model_dump() for name, t in settings.templates.items()},
             settings.alerts.run_url,
         ),
+        action_routes=tuple(settings.routes) if any(r.actions for r in settings.routes) else (),
     )
 
 
@@ -116,6 +122,8 @@ class Runtime:
     deliverer: Deliverer
     pipeline: Pipeline
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Always set by `open`; None only in a runtime assembled by hand with no actions to run.
+    actions: ActionRunner | None = None
 
     @classmethod
     @asynccontextmanager
@@ -166,7 +174,22 @@ class Runtime:
                 observe=None if observer is None else observer.delivery,
             )
             pipeline = Pipeline(tick_policy(settings), store, client, clock=clock)
-            yield cls(settings, store, client, sender, deliverer, pipeline, clock)
+            storage = await stack.enter_async_context(
+                storage_client(
+                    timeout=settings.dataframer.timeout,
+                    user_agent=f"dataframer-watcher/{__version__}",
+                )
+            )
+            actions = ActionRunner(
+                store,
+                client,
+                storage,
+                policy=retry_policy(settings),
+                clock=clock,
+                secrets=lambda: SCRUBBER.secrets,
+                concurrency=settings.delivery.concurrency,
+            )
+            yield cls(settings, store, client, sender, deliverer, pipeline, clock, actions)
 
     def apply(self, settings: Settings) -> None:
         """Make `settings` the ones in force (a reload): the pipeline gets a new frozen policy,
@@ -176,6 +199,8 @@ class Runtime:
         self.pipeline.policy = tick_policy(settings)
         self.deliverer.update_channels(settings.channels)
         self.deliverer.policy = retry_policy(settings)
+        if self.actions is not None:
+            self.actions.policy = retry_policy(settings)
 
     async def drain_all(self, *, channels: Collection[str] | None = None) -> Tally:
         """Deliver everything due now (of `channels` only, if given); see `Deliverer.drain_due`."""
@@ -191,12 +216,19 @@ class Runtime:
             await self.client.check_key()
 
     async def cycle(self) -> tuple[TickSummary, Tally]:
-        """One full cycle for `once`: tick, then deliver what is due."""
+        """One full cycle for `once`: tick, then deliver what is due and run the actions
+        that are (beside the sends), waiting for both."""
         tick = await self.pipeline.tick()
         await self.check_key_if_unused()
         log.info("tick", **tick.as_log())
         self.pipeline.release()
-        drained = await self.drain_all()
+        if self.actions is None:
+            return tick, await self.drain_all()
+        acting = asyncio.ensure_future(self.actions.run_due())
+        try:
+            drained = await self.drain_all()
+        finally:
+            await acting
         return tick, drained
 
 

@@ -2,8 +2,9 @@
 
 `Store` (`watcher.state.store`) owns the connection, the daemon lock, the transactions and the
 snapshot cache; the SQL of each stage sits beside it: `record` (one transaction per tick,
-pruning), `outbox` (deliver and ack), `queries` (what `status` and `history` read). The file's
-format and migrations are in `schema`, its time format in `timestamps`.
+pruning), `outbox` (deliver and ack), `actions` (the actions' outbox), `queries` (what `status`
+and `history` read). The file's format is in `schema`, its migrations' SQL in `migrations`, its
+time format in `timestamps`.
 """
 
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow

@@ -12,12 +12,17 @@ import sqlite3
 from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher.errors import StateError
 from watcher.events import Attempt, Delivery, Notification, NotifyType
 from watcher.state.timestamps import dt, dt_or_none, ts
 
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
 __all__ = [
+    "OutboxBook",
     "bodies_json",
     "dead_letter",
     "due_deliveries",
@@ -188,3 +193,42 @@ def run_ids_of(conn: sqlite3.Connection, delivery_ids: list[int]) -> dict[int, t
         if run_id not in ids:
             ids.append(run_id)
     return {k: tuple(v) for k, v in found.items()}
+
+
+class OutboxBook:
+    """The deliver and ack stages of `Store` (a mixin: the store supplies the transactions)."""
+
+    path: Path
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # the Store's
+
+    def _writing(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # the Store's
+
+    def due_deliveries(
+        self, now: datetime, *, limit: int = 100, channels: Collection[str] | None = None
+    ) -> list[Delivery]:
+        """Pending or retrying deliveries whose next attempt is due: the `limit` oldest of
+        each channel (so no channel's backlog crowds out another's), oldest first."""
+        with self._reading() as conn:
+            return due_deliveries(conn, now, limit=limit, channels=channels)
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """Log one try and move the delivery to sent, dead or retrying.
+
+        A report about a delivery already finished changes nothing, except that a success
+        turns a dead delivery into a sent one (the message did go out).
+        """
+        with self._writing() as conn:
+            record_attempt(conn, attempt, path=self.path)
+
+    def dead_letter(self, delivery_id: int, at: datetime, reason: str) -> None:
+        """Give up on an unfinished delivery without trying it (e.g. its channel was removed)."""
+        with self._writing() as conn:
+            dead_letter(conn, delivery_id, at, reason)
+
+    def redeliver(self, now: datetime, *, channels: Collection[str]) -> int:
+        """Queue the dead deliveries of `channels` again, with a fresh retry horizon; how many."""
+        with self._writing() as conn:
+            return redeliver(conn, now, channels=channels)

@@ -65,11 +65,12 @@ class AttemptEntry:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One line of `history`: a status change (kind "event"), a message (kind "delivery"), or
-    an alert that did not go out as one (kind "alert": held, or suppressed by a mute)."""
+    """One line of `history`: a status change (kind "event"), a message (kind "delivery"), an
+    alert that did not go out as one (kind "alert": held, or suppressed by a mute), or a
+    route's action on a finished run (kind "action")."""
 
-    kind: Literal["event", "delivery", "alert"]
-    id: int  # the event's or the delivery's id
+    kind: Literal["event", "delivery", "alert", "action"]
+    id: int  # the event's, the delivery's, the alert's or the action's id
     at: datetime  # when the event happened, or when the delivery was queued
     run_ids: tuple[str, ...]
     event_kind: str | None = None
@@ -85,6 +86,7 @@ class HistoryEntry:
     attempt_log: tuple[AttemptEntry, ...] = ()
     why: str | None = None  # an alert's: quiet_hours, digest, or the mute's id
     held_until: datetime | None = None  # a held alert's release time
+    action: str | None = None  # an action's label: "exec PROGRAM" or "download to DIR"
 
 
 _STATUS_ROWS = """
@@ -261,10 +263,45 @@ def history(
             (run_id, run_id, limit),
         )
     ]
+    entries += _actions(conn, run_id, limit)
     # Newest first; at the same instant a delivery sorts above the event that caused it.
-    rank = {"event": 0, "alert": 1, "delivery": 2}
+    rank = {"event": 0, "alert": 1, "delivery": 2, "action": 3}
     entries.sort(key=lambda e: (e.at, rank[e.kind], e.id), reverse=True)
     return entries[:limit]
+
+
+def _actions(conn: sqlite3.Connection, run_id: str | None, limit: int) -> list[HistoryEntry]:
+    """The actions (about `run_id`, if given), newest first, each with its attempts."""
+    rows = conn.execute(
+        "SELECT * FROM actions WHERE ? IS NULL OR run_id = ?"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (run_id, run_id, limit),
+    ).fetchall()
+    attempts: dict[int, list[AttemptEntry]] = {}
+    for row in conn.execute(
+        "SELECT * FROM action_attempts WHERE action_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY at, id",
+        (json.dumps([row["id"] for row in rows]),),
+    ):
+        attempts.setdefault(row["action_id"], []).append(
+            AttemptEntry(dt(row["at"]), bool(row["ok"]), row["reason"])
+        )
+    return [
+        HistoryEntry(
+            kind="action",
+            id=row["id"],
+            at=dt(row["created_at"]),
+            run_ids=(row["run_id"],),
+            status=row["status"],
+            action=row["label"],
+            attempts=row["attempts"],
+            last_error=row["last_error"],
+            finished_at=dt_or_none(row["finished_at"]),
+            attempt_log=tuple(attempts.get(row["id"], ())),
+            why=row["why"],
+        )
+        for row in rows
+    ]
 
 
 def _since(status: str | None, status_since: str | None, completed_at: object) -> datetime | None:

@@ -20,6 +20,7 @@ from watcher.errors import StateConflict, StateError
 from watcher.events import EventKind, Snapshot, Source, TickRecord
 from watcher.kinds import load_job
 from watcher.models import TERMINAL_STATUSES, Job, is_terminal
+from watcher.state.actions import write_actions
 from watcher.state.alerts import write_held, write_windows
 from watcher.state.outbox import queue_message
 from watcher.state.progress import forget_points, record_progress
@@ -115,6 +116,8 @@ def write_tick(
             "INSERT INTO delivery_events (delivery_id, event_id) VALUES (?, ?)",
             ((delivery_id, event_ids[i]) for i in indexes),
         )
+    if tick.actions:
+        write_actions(conn, tick.events, event_ids, tick.actions, tick.at)
     if tick.held or tick.suppressed:
         write_held(conn, tick.events, event_ids, tick.held, tick.suppressed, tick.at)
     if tick.windows:
@@ -176,9 +179,9 @@ def _run_params(snap: Snapshot, revs: Mapping[str, int] | None) -> dict[str, Any
 def prune(conn: sqlite3.Connection, now: datetime, retention_seconds: float) -> int:
     """Forget finished runs older than the retention; returns how many runs were pruned.
 
-    Their events, deliveries and attempts go; the run row stays as a tombstone without
-    its JSON, so discovery never announces it again. A run with unfinished deliveries
-    is left alone.
+    Their events, deliveries, actions and attempts go; the run row stays as a tombstone
+    without its JSON, so discovery never announces it again. A run with unfinished
+    deliveries or actions is left alone.
     """
     cutoff = ts(now - timedelta(seconds=retention_seconds))
     run_ids = [
@@ -190,7 +193,9 @@ def prune(conn: sqlite3.Connection, now: datetime, retention_seconds: float) -> 
             " AND NOT EXISTS (SELECT 1 FROM events e"
             "   JOIN delivery_events de ON de.event_id = e.id"
             "   JOIN deliveries d ON d.id = de.delivery_id"
-            "   WHERE e.run_id = r.run_id AND d.status IN ('pending', 'retrying'))",
+            "   WHERE e.run_id = r.run_id AND d.status IN ('pending', 'retrying'))"
+            " AND NOT EXISTS (SELECT 1 FROM actions a"
+            "   WHERE a.run_id = r.run_id AND a.status IN ('pending', 'retrying'))",
             (_TERMINAL_JSON, cutoff),
         )
     ]

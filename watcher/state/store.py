@@ -10,8 +10,10 @@ commits (they are synced at checkpoint, not at commit); that is out of scope.
 
 `Store` owns the connection, the lock, the transactions and the snapshot cache; the SQL of each
 stage sits beside it: `watcher.state.record` (record, prune), `watcher.state.outbox` (deliver
-and ack) and `watcher.state.queries` (the CLI's status and history). The file's format and its
-migrations are in `watcher.state.schema`; its time format in `watcher.state.timestamps`.
+and ack: mixed in, `OutboxBook`), `watcher.state.actions` and `watcher.state.alerts` (mixed
+in too) and `watcher.state.queries` (the CLI's status and history). The file's format is in
+`watcher.state.schema` (its migrations in `watcher.state.migrations`); its time format in
+`watcher.state.timestamps`.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
-import watcher.state.outbox as state_outbox
 import watcher.state.queries as state_views
 import watcher.state.record as state_record
 from watcher.errors import StateConflict, StateError, StateReplaced
-from watcher.events import Attempt, Delivery, Snapshot, Source, TickRecord
+from watcher.events import Snapshot, Source, TickRecord
 from watcher.models import TERMINAL_STATUSES, Job, is_terminal
+from watcher.state.actions import ActionBook
 from watcher.state.alerts import AlertBook
 from watcher.state.lock import DaemonLock
+from watcher.state.outbox import OutboxBook
 from watcher.state.progress import ProgressBook
 from watcher.state.queries import AttemptEntry, HistoryEntry, StatusRow
 from watcher.state.schema import open_connection, reason
@@ -54,7 +57,7 @@ class TrackResult(StrEnum):
     TO_ANNOUNCE = "tracked again; it finished without an alert and will be announced once"
 
 
-class Store(AlertBook, ProgressBook):
+class Store(AlertBook, ActionBook, OutboxBook, ProgressBook):
     """The watcher's state file; open it with `Store.open(path)` and close it when done."""
 
     path: Path
@@ -321,35 +324,6 @@ class Store(AlertBook, ProgressBook):
                 (self._live.discard if final else self._live.add)(snap.run_id)
                 self._revs.setdefault(snap.run_id, 0)
         return delivery_ids
-
-    # -- the deliver and ack stages -----------------------------------------------------------
-
-    def due_deliveries(
-        self, now: datetime, *, limit: int = 100, channels: Collection[str] | None = None
-    ) -> list[Delivery]:
-        """Pending or retrying deliveries whose next attempt is due: the `limit` oldest of
-        each channel (so no channel's backlog crowds out another's), oldest first."""
-        with self._reading() as conn:
-            return state_outbox.due_deliveries(conn, now, limit=limit, channels=channels)
-
-    def record_attempt(self, attempt: Attempt) -> None:
-        """Log one try and move the delivery to sent, dead or retrying.
-
-        A report about a delivery already finished changes nothing, except that a success
-        turns a dead delivery into a sent one (the message did go out).
-        """
-        with self._writing() as conn:
-            state_outbox.record_attempt(conn, attempt, path=self.path)
-
-    def dead_letter(self, delivery_id: int, at: datetime, reason: str) -> None:
-        """Give up on an unfinished delivery without trying it (e.g. its channel was removed)."""
-        with self._writing() as conn:
-            state_outbox.dead_letter(conn, delivery_id, at, reason)
-
-    def redeliver(self, now: datetime, *, channels: Collection[str]) -> int:
-        """Queue the dead deliveries of `channels` again, with a fresh retry horizon; how many."""
-        with self._writing() as conn:
-            return state_outbox.redeliver(conn, now, channels=channels)
 
     def prune(self, now: datetime, retention_seconds: float) -> int:
         """Forget finished runs older than the retention (`state.record.prune`); how many."""
