@@ -144,9 +144,10 @@ async def observe(
     explicit: dict[str, list[Snapshot]] = {}
     for run_id in snapshots.keys() if live_ids is None else live_ids:
         if (s := snapshots.get(run_id)) is not None and is_active(s):
-            active.setdefault(kind_of(run_id), []).append(s)
+            of = kind_of(run_id)
+            active.setdefault(of, []).append(s)
             if s.source is Source.EXPLICIT:
-                explicit.setdefault(kind_of(run_id), []).append(s)
+                explicit.setdefault(of, []).append(s)
     scans: dict[str, Scan[Job]] = {}
     plans: dict[str, Plan] = {}
     to_read: list[str] = []
@@ -233,6 +234,12 @@ async def observe(
     )
 
 
+def _key_maker(kind: str) -> Callable[[str], str]:
+    """An item's API id to its reference, per item of a list: a run's is its id as it is."""
+    prefix = RunRef(kind, "").key
+    return str if not prefix else prefix.__add__
+
+
 def _placed(snapshots: Sequence[Snapshot]) -> list[tuple[str, datetime | None]]:
     """Where each wanted job sits in its list: its id and creation time."""
     return [(s.run_id, None if s.run is None else s.run.created_at) for s in snapshots]
@@ -268,7 +275,7 @@ async def _scan_list(
             hold=hold,
             on_new=on_new,
             known_only=known_only,
-            key=lambda job_id: RunRef(kind.name, job_id).key,
+            key=_key_maker(kind.name),
             admit=admit,
             progress_every=progress_every,
         )
