@@ -262,7 +262,7 @@ async def _scan_list(
     progress_every: float,
 ) -> Scan[Job]:
     """One streamed read of a kind's list, its cost folded into the kind's measured costs."""
-    what = "run" if kind.name == "run" else kind.noun
+    what = kind.noun
     started = time.perf_counter()
     async with client.stream_items(kind.list_path, f"the {what} list") as items:
         result = await scan(
