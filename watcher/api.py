@@ -145,7 +145,7 @@ class DataframerClient:
         An item without a usable id is skipped even in strict mode: no run can ever be known
         by it, so it must not hold the discovery baseline back forever.
         """
-        what = "run" if kind.name == "run" else kind.noun
+        what = kind.noun
         try:
             items = json.loads(content)
         except ValueError:
@@ -159,13 +159,7 @@ class DataframerClient:
             try:
                 runs.append(kind.one.validate_python(item))
             except pydantic.ValidationError as exc:
-                run_id = item.get("id") if isinstance(item, dict) else None
-                if strict and isinstance(run_id, str) and run_id:
-                    raise BadResponse(
-                        f"{what} {run_id} in the {what} list from {self.base_url} is malformed:"
-                        f" {_first(exc)}"
-                    ) from exc
-                self._skipped(run_id, exc)
+                self._bad_item(item, exc, strict=strict, what=what)
         if items and not runs:
             # Not one usable item: a broken answer (wrong types throughout), not an empty
             # company. Reading it as "no runs" would only cost a detail read per active run.
@@ -187,14 +181,21 @@ class DataframerClient:
                 item = json.loads(raw)
             except ValueError:
                 item = None
-            run_id = item.get("id") if isinstance(item, dict) else None
-            if strict and isinstance(run_id, str) and run_id:
-                raise BadResponse(
-                    f"{what} {run_id} in the {what} list from {self.base_url} is malformed:"
-                    f" {_first(exc)}"
-                ) from exc
-            self._skipped(run_id, exc)
+            self._bad_item(item, exc, strict=strict, what=what)
             return None
+
+    def _bad_item(
+        self, item: object, exc: pydantic.ValidationError, *, strict: bool, what: str
+    ) -> None:
+        """A malformed list item (decoded, or None): skipped, or with `strict` a failed read,
+        unless it has no usable id. The one rule of both list readers (whole and streamed)."""
+        run_id = item.get("id") if isinstance(item, dict) else None
+        if strict and isinstance(run_id, str) and run_id:
+            raise BadResponse(
+                f"{what} {run_id} in the {what} list from {self.base_url} is malformed:"
+                f" {_first(exc)}"
+            ) from exc
+        self._skipped(run_id, exc)
 
     def _skipped(self, run_id: object, exc: pydantic.ValidationError) -> None:
         """Log a skipped item once per id, not on every tick it stays broken."""
@@ -213,23 +214,12 @@ class DataframerClient:
         `what` names the answer in errors ("the run list").
         """
         where = f"{self.base_url}{path}"
-        async with self._semaphore:
-            started = time.perf_counter()
-            try:
-                async with self._http.stream("GET", path) as response:
-                    if not 200 <= response.status_code < 300:
-                        _check(response, await response.aread(), where, self.base_url)
-                    reader = items(self._chunks(response), f"{what} from {self.base_url}")
-                    async with contextlib.aclosing(reader) as stream:
-                        yield stream
-            except httpx.TimeoutException as exc:
-                raise TransientApiError(f"GET {where} timed out") from exc
-            except httpx.HTTPError as exc:
-                raise TransientApiError(f"GET {where} failed: {transport_reason(exc)}") from exc
-            finally:
-                self.requests += 1
-                if self._on_request is not None:
-                    self._on_request(time.perf_counter() - started)
+        async with self._request(where), self._http.stream("GET", path) as response:
+            if not 200 <= response.status_code < 300:
+                _check(response, await response.aread(), where, self.base_url)
+            reader = items(self._chunks(response), f"{what} from {self.base_url}")
+            async with contextlib.aclosing(reader) as stream:
+                yield stream
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
         async for chunk in response.aiter_bytes():
@@ -278,11 +268,19 @@ class DataframerClient:
 
     async def _get(self, path: str) -> bytes:
         where = f"{self.base_url}{path}"
+        async with self._request(where):
+            response = await self._http.get(path)
+            content = await response.aread()
+        return _check(response, content, where, self.base_url)
+
+    @contextlib.asynccontextmanager
+    async def _request(self, where: str) -> AsyncIterator[None]:
+        """One request of either reader (whole or streamed): a concurrency slot, its count and
+        duration (`on_request`), and httpx's errors translated."""
         async with self._semaphore:
             started = time.perf_counter()
             try:
-                response = await self._http.get(path)
-                content = await response.aread()
+                yield
             except httpx.TimeoutException as exc:
                 raise TransientApiError(f"GET {where} timed out") from exc
             except httpx.HTTPError as exc:
@@ -291,7 +289,6 @@ class DataframerClient:
                 self.requests += 1
                 if self._on_request is not None:
                     self._on_request(time.perf_counter() - started)
-        return _check(response, content, where, self.base_url)
 
 
 def _check(response: httpx.Response, content: bytes, where: str, base_url: str) -> bytes:

@@ -262,7 +262,7 @@ async def _scan_list(
     progress_every: float,
 ) -> Scan[Job]:
     """One streamed read of a kind's list, its cost folded into the kind's measured costs."""
-    what = "run" if kind.name == "run" else kind.noun
+    what = kind.noun
     started = time.perf_counter()
     async with client.stream_items(kind.list_path, f"the {what} list") as items:
         result = await scan(
@@ -311,24 +311,36 @@ def _most_telling(errors: Iterable[ApiError]) -> ApiError:
 async def _read_each(
     client: DataframerClient, run_ids: list[str]
 ) -> tuple[list[Job], list[str], dict[str, ApiError]]:
-    results = await asyncio.gather(
-        *(client.get_job(run_id) for run_id in run_ids), return_exceptions=True
-    )
-    runs: list[Job] = []
+    read, failed = await _details(client, run_ids)
     missing: list[str] = []
     errors: dict[str, ApiError] = {}
-    for run_id, result in zip(run_ids, results, strict=True):
-        if isinstance(result, Job):
-            runs.append(result)
-        elif isinstance(result, NotFound):
+    for run_id, error in failed.items():
+        if isinstance(error, NotFound):
             missing.append(run_id)
-        elif isinstance(result, Unauthorized):
-            raise result
+        elif isinstance(error, Unauthorized):
+            raise error
+        else:
+            errors[run_id] = error
+    return list(read.values()), missing, errors
+
+
+async def _details(
+    client: DataframerClient, run_ids: Iterable[str]
+) -> tuple[dict[str, Job], dict[str, ApiError]]:
+    """Detail reads of `run_ids` at once: the jobs read, and the API errors of the others (in
+    order); any other exception is a bug and propagates."""
+    wanted = list(run_ids)
+    results = await asyncio.gather(*(client.get_job(r) for r in wanted), return_exceptions=True)
+    runs: dict[str, Job] = {}
+    errors: dict[str, ApiError] = {}
+    for run_id, result in zip(wanted, results, strict=True):
+        if isinstance(result, Job):
+            runs[run_id] = result
         elif isinstance(result, ApiError):
             errors[run_id] = result
         else:
             raise result
-    return runs, missing, errors
+    return runs, errors
 
 
 async def enrich(client: DataframerClient, runs: Iterable[Job]) -> dict[str, Job]:
@@ -358,15 +370,4 @@ async def reread(
     Every failure is contained (a 404, a refused key, the API down): the caller postpones its
     decision about that run to a later tick, and the tick goes on.
     """
-    wanted = list(dict.fromkeys(run_ids))
-    results = await asyncio.gather(*(client.get_job(r) for r in wanted), return_exceptions=True)
-    runs: dict[str, Job] = {}
-    errors: dict[str, ApiError] = {}
-    for run_id, result in zip(wanted, results, strict=True):
-        if isinstance(result, Job):
-            runs[run_id] = result
-        elif isinstance(result, ApiError):
-            errors[run_id] = result
-        else:
-            raise result
-    return runs, errors
+    return await _details(client, dict.fromkeys(run_ids))
