@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -46,36 +47,28 @@ def resolve_api_key(settings: Settings) -> str:
             "no Dataframer API key: set DATAFRAMER_API_KEY or dataframer.api_key_file",
             path=settings.source_path,
         )
-    file = config.api_key_file
-    try:
-        key = file.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:
-        problem = "is not UTF-8 text"
-    except OSError as exc:
-        problem = f"cannot be read: {reason(exc)}"
-    else:
-        if key:
-            return key
-        problem = "is empty"
-    raise ConfigError(f"dataframer.api_key_file: {file} {problem}", path=settings.source_path)
+    return _secret_file(config.api_key_file, "dataframer.api_key_file", settings)
 
 
 def resolve_ui_password(settings: Settings) -> str | None:
     """The status page's password (the content of ``ui.password_file``), or None if unset."""
     file = settings.ui.password_file
-    if file is None:
-        return None
+    return None if file is None else _secret_file(file, "ui.password_file", settings)
+
+
+def _secret_file(file: Path, key: str, settings: Settings) -> str:
+    """A secret file's content, stripped; ConfigError naming `key` if unreadable or empty."""
     try:
-        password = file.read_text(encoding="utf-8").strip()
+        secret = file.read_text(encoding="utf-8").strip()
     except UnicodeDecodeError:
         problem = "is not UTF-8 text"
     except OSError as exc:
         problem = f"cannot be read: {reason(exc)}"
     else:
-        if password:
-            return password
+        if secret:
+            return secret
         problem = "is empty"
-    raise ConfigError(f"ui.password_file: {file} {problem}", path=settings.source_path)
+    raise ConfigError(f"{key}: {file} {problem}", path=settings.source_path)
 
 
 def secrets_of(settings: Settings) -> list[str]:

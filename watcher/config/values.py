@@ -107,23 +107,11 @@ def state_path(value: Any) -> Any:
 def run_id_list(value: Any) -> Any:
     """Run ids: a list, a JSON list or a comma-separated string; normalised, each run once
     (`watcher.run_refs.normalize_run_ids`)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ValueError("is not a valid JSON list of run ids") from None
-        else:
-            value = [part for part in text.split(",") if part.strip()] if text else []
-    if not isinstance(value, list | tuple):
-        raise ValueError(f"must be a list of run ids (got {kind_of(value)})")
-    return normalize_run_ids(_run_id_text(item) for item in value)
+    return normalize_run_ids(_run_id_text(item) for item in _listed(value, "run id"))
 
 
-def job_kinds(value: Any, *, allowed: tuple[str, ...] = KINDS, what: str = "kind") -> list[str]:
-    """Kind names (`run`, `evaluation`, `red_team` or `red-team`, `anonymization`), any case,
-    each once; one name alone, a JSON list or a comma-separated string too (the environment)."""
+def _listed(value: Any, what: str) -> list[Any] | tuple[Any, ...]:
+    """A list as given, or from a JSON list or a comma-separated string (the environment)."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -135,8 +123,14 @@ def job_kinds(value: Any, *, allowed: tuple[str, ...] = KINDS, what: str = "kind
             value = [part for part in text.split(",") if part.strip()]
     if not isinstance(value, list | tuple):
         raise ValueError(f"must be a list of {what}s (got {kind_of(value)})")
+    return value
+
+
+def job_kinds(value: Any, *, allowed: tuple[str, ...] = KINDS, what: str = "kind") -> list[str]:
+    """Kind names (`run`, `evaluation`, `red_team` or `red-team`, `anonymization`), any case,
+    each once; one name alone, a JSON list or a comma-separated string too (the environment)."""
     chosen: list[str] = []
-    for item in value:
+    for item in _listed(value, what):
         if not isinstance(item, str):
             raise ValueError(f"a {what} must be a string, one of {', '.join(allowed)}")
         name = kind_name(item)

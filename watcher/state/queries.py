@@ -207,15 +207,7 @@ def history(
     ).fetchall()
     ids = [row["id"] for row in deliveries]
     run_ids = run_ids_of(conn, ids)
-    attempts: dict[int, list[AttemptEntry]] = {}
-    for row in conn.execute(
-        "SELECT * FROM delivery_attempts"
-        " WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY at, id",
-        (json.dumps(ids),),
-    ):
-        attempts.setdefault(row["delivery_id"], []).append(
-            AttemptEntry(dt(row["at"]), bool(row["ok"]), row["reason"])
-        )
+    attempts = _attempt_logs(conn, "delivery", ids)
     entries = [
         HistoryEntry(
             kind="event",
@@ -270,6 +262,27 @@ def history(
     return entries[:limit]
 
 
+# A delivery's or an action's attempts, oldest first: the same log, in two tables.
+_ATTEMPTS = {
+    "delivery": "SELECT delivery_id AS owner, at, ok, reason FROM delivery_attempts"
+    " WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY at, id",
+    "action": "SELECT action_id AS owner, at, ok, reason FROM action_attempts"
+    " WHERE action_id IN (SELECT value FROM json_each(?)) ORDER BY at, id",
+}
+
+
+def _attempt_logs(
+    conn: sqlite3.Connection, kind: Literal["delivery", "action"], ids: list[int]
+) -> dict[int, list[AttemptEntry]]:
+    """Per delivery (or action) of `ids`, its attempts, oldest first."""
+    attempts: dict[int, list[AttemptEntry]] = {}
+    for row in conn.execute(_ATTEMPTS[kind], (json.dumps(ids),)):
+        attempts.setdefault(row["owner"], []).append(
+            AttemptEntry(dt(row["at"]), bool(row["ok"]), row["reason"])
+        )
+    return attempts
+
+
 def _actions(conn: sqlite3.Connection, run_id: str | None, limit: int) -> list[HistoryEntry]:
     """The actions (about `run_id`, if given), newest first, each with its attempts."""
     rows = conn.execute(
@@ -277,15 +290,7 @@ def _actions(conn: sqlite3.Connection, run_id: str | None, limit: int) -> list[H
         " ORDER BY created_at DESC, id DESC LIMIT ?",
         (run_id, run_id, limit),
     ).fetchall()
-    attempts: dict[int, list[AttemptEntry]] = {}
-    for row in conn.execute(
-        "SELECT * FROM action_attempts WHERE action_id IN (SELECT value FROM json_each(?))"
-        " ORDER BY at, id",
-        (json.dumps([row["id"] for row in rows]),),
-    ):
-        attempts.setdefault(row["action_id"], []).append(
-            AttemptEntry(dt(row["at"]), bool(row["ok"]), row["reason"])
-        )
+    attempts = _attempt_logs(conn, "action", [row["id"] for row in rows])
     return [
         HistoryEntry(
             kind="action",
