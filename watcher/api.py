@@ -124,8 +124,9 @@ class DataframerClient:
         return [run for run in await self._list(kind_info("run"), strict) if isinstance(run, Run)]
 
     async def list_jobs(self, kind: str, *, strict: bool = False) -> list[Job]:
-        """Every job of a listed kind (`watcher.kinds.LISTED_KINDS`), newest first: the one
-        function each list read goes through, so a kind's reader can change in one place."""
+        """Every job of a listed kind (`watcher.kinds.LISTED_KINDS`), newest first, parsed
+        whole: for one-off reads (the bench, the SDK checks); a tick streams the list instead
+        (`stream_items`, `watcher.triage`)."""
         if kind == "run":
             return list(await self.list_runs(strict=strict))
         return await self._list(kind_info(kind), strict)
