@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from watcher.config.durations import format_duration
+from watcher.eta import requested
 from watcher.models import Job as ApiJob
 from watcher.models import RunStatus, is_terminal
 from watcher.templates.helpers import human_duration, money
@@ -83,16 +84,13 @@ def job_of(ref: str, run: ApiJob) -> Job:
     """A job of any kind as `wait` sees it. The requested count is a generation run's
     ``runtime_params.number_of_samples`` (absent from list reads); the other kinds report
     none, so they show a status and no bar's end."""
-    params = getattr(run, "runtime_params", None) or {}
-    requested = params.get("number_of_samples")
-    valid = isinstance(requested, int) and not isinstance(requested, bool) and requested > 0
     return Job(
         ref=ref,
         kind=run.kind,
         status=run.status,
         completed=max(0, run.samples_completed or 0),
         failed=max(0, run.samples_failed or 0),
-        requested=requested if valid else None,
+        requested=requested(run),
         cost=run.total_cost,
         data={"kind": run.kind, **run.model_dump(mode="json")},
     )

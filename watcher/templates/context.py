@@ -15,7 +15,7 @@ from typing import Any
 from watcher.events import SLOW, STUCK, Event, EventKind
 from watcher.kinds import KIND_TABLE
 from watcher.models import AnonymizationRun, Evaluation, Job, RedTeamRun, RunStatus, is_terminal
-from watcher.run_refs import kind_of
+from watcher.route import job_kind  # re-exported: one function for routing and rendering
 from watcher.templates.helpers import human_duration, human_size, money, percent, utc_time
 
 __all__ = [
@@ -55,12 +55,6 @@ KIND_WORDS = {name: kind.noun for name, kind in KIND_TABLE.items()}
 def mark_of(status: str | None) -> str:
     """The status symbol: ✅ SUCCEEDED, ❌ FAILED, ⛔ CANCELED, ⏳ STUCK, • anything else."""
     return MARKS.get(status or "", "•")
-
-
-def job_kind(event: Event) -> str:
-    """run, evaluation, red_team or anonymization: read from the alert's canonical reference
-    (`evaluation:ID`...; a bare id is a generation run), the one rule for every stage."""
-    return kind_of(event.run_id)
 
 
 def spec_label(run: Job | None) -> str:

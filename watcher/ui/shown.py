@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from watcher.templates.helpers import money
+
 __all__ = ["shown"]
 
 
@@ -56,7 +58,7 @@ def shown(entry: dict[str, Any], now: datetime) -> dict[str, str]:
     cost = entry["cost"]
     return {
         "progress": _progress(entry),
-        "cost": "—" if cost is None else f"${cost:,.2f}",
+        "cost": "—" if cost is None else money(cost),
         "eta": _when(entry["eta"], now) if entry["active"] else "—",
         "since": _when(entry["since"], now),
         "pace": _pace(entry),
