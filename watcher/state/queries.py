@@ -107,6 +107,7 @@ SELECT run_id, source, status, status_since, gone,
        (gone = 1 OR status IN (SELECT value FROM json_each(:terminal))) AS finished
 FROM runs
 WHERE muted = 0 AND pruned_at IS NULL
+  AND (:run_id IS NULL OR run_id = :run_id)
   AND (:labels IS NULL OR (CASE WHEN gone = 1 THEN 'GONE' ELSE COALESCE(status, 'UNSEEN') END)
        IN (SELECT value FROM json_each(:labels)))
   AND (:finished IS NULL OR (gone = 1 OR status IN (SELECT value FROM json_each(:terminal)))
@@ -122,11 +123,13 @@ def status_rows(
     labels: Collection[str] | None = None,
     finished: bool | None = None,
     limit: int | None = None,
+    run_id: str | None = None,
 ) -> list[StatusRow]:
     """Watched runs (not muted, not pruned): active first, then newest change first.
 
     `labels` keeps only runs whose status (or "GONE", "UNSEEN") is one of them; `finished`
-    True keeps finished (and gone) runs, False the active ones; `limit` caps the rows.
+    True keeps finished (and gone) runs, False the active ones; `limit` caps the rows;
+    `run_id` keeps that one run (a key lookup).
     """
     rows = conn.execute(
         _STATUS_ROWS,
@@ -135,6 +138,7 @@ def status_rows(
             "labels": None if labels is None else json.dumps(sorted(labels)),
             "finished": None if finished is None else int(finished),
             "limit": -1 if limit is None else limit,
+            "run_id": run_id,
         },
     ).fetchall()
     # The JSON came from the API: take its values only when they have the expected type.

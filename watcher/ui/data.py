@@ -141,7 +141,7 @@ def run_detail(
 ) -> dict[str, Any] | None:
     """One run for `/runs/{ID}` and `/api/runs/{ID}`: its entry, progress curve and alerts;
     None when the state file does not know it."""
-    row = next((r for r in queries.status_rows(conn) if r.run_id == run_id), None)
+    row = next(iter(queries.status_rows(conn, run_id=run_id)), None)
     if row is None:
         return None
     run = load_run(conn, run_id)
